@@ -1,0 +1,28 @@
+// BrokerSettings: the kernel's typed settings, parsed from the config by the app (every key is documented in
+// packaging/ferry.conf and docs/configuration.md). Plugin sections are read by plugins through ferry_host.config_get.
+#pragma once
+
+#include "net/NetworkServer.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace ferry {
+
+enum class FlushMode { Sync, Async };
+
+struct BrokerSettings {
+    std::filesystem::path dataDir = "data";   // broker.data_dir / --data-dir
+    std::string storagePlugin = "file";       // storage.plugin: name of a loaded storage plugin ("file", "sqlite")
+    FlushMode flush = FlushMode::Sync;        // storage.flush
+    uint32_t flushIntervalMs = 200;           // storage.flush_interval_ms (async mode)
+    uint64_t retentionMs = 72ull * 3600 * 1000; // storage.retention_hours
+    uint64_t retentionBytes = 0;              // storage.retention_bytes (0: unlimited)
+    uint32_t maintainIntervalMs = 10000;      // storage.maintain_interval_ms
+    uint32_t maxBatch = 1024;                 // storage.max_batch: operations per group commit
+    NetworkLimits network;                    // network.io_threads, max_frame_bytes, max_pending_write_bytes,
+                                              // idle_timeout_ms
+};
+
+} // namespace ferry
