@@ -30,6 +30,8 @@ struct NetworkLimits {
     uint64_t maxFrameBytes = 16u * 1024 * 1024;
     uint64_t maxPendingWriteBytes = 8u * 1024 * 1024;
     uint32_t idleTimeoutMs = 0;
+    // How long a closing connection may take to flush its output before it is dropped (peer not reading).
+    uint32_t closeFlushTimeoutMs = 5000;
 };
 
 struct ListenerSpec {
@@ -84,6 +86,10 @@ public:
     virtual void addCloseHook(std::function<void()> fn) = 0;
     // True while output is backed up beyond maxPendingWriteBytes; the core may hold deliveries. Any thread.
     virtual bool writeBlocked() const = 0;
+
+    // Kernel-core state attached to this connection (subscriptions, queue cache). Owned by the kernel core: set on
+    // the connection's thread inside a hook, released by the core's close hook. The network layer never touches it.
+    void *coreState = nullptr;
 };
 
 } // namespace ferry

@@ -1,0 +1,160 @@
+#include "broker/Broker.h"
+
+#include "broker/ProtocolServices.h"
+#include "net/NetworkServer.h"
+#include "plugin/PluginHost.h"
+#include "queue/QueueRegistry.h"
+#include "sched/Scheduler.h"
+#include "storage/StorageEngine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace ferry {
+
+namespace {
+std::shared_ptr<spdlog::logger> log()
+{
+    auto l = spdlog::get("kernel");
+    return l ? l : spdlog::default_logger();
+}
+
+std::string configValue(const LoadedPlugin &plugin, const char *key)
+{
+    char buf[1024];
+    size_t len = 0;
+    if (plugin.host->config_get(plugin.host->ctx, key, buf, sizeof buf, &len) != FERRY_OK)
+        return {};
+    return std::string(buf, len);
+}
+} // namespace
+
+struct Broker::Impl {
+    BrokerSettings settings;
+    PluginHost &plugins;
+    const uint64_t startTimeMs;
+    std::unique_ptr<StorageEngine> storage;
+    std::unique_ptr<Scheduler> scheduler;
+    std::unique_ptr<QueueRegistry> queues;
+    ferry_protocol_host protocolHost{};
+    std::unique_ptr<NetworkServer> network;
+    std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
+    bool started = false;
+
+    Impl(BrokerSettings s, PluginHost &p)
+        : settings(std::move(s)), plugins(p),
+          startTimeMs(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count()))
+    {
+    }
+};
+
+Broker::Broker(BrokerSettings settings, PluginHost &plugins) : impl_(std::make_unique<Impl>(std::move(settings), plugins))
+{
+}
+
+Broker::~Broker() { stop(); }
+
+QueueRegistry &Broker::queues() { return *impl_->queues; }
+StorageEngine &Broker::storage() { return *impl_->storage; }
+
+bool Broker::start(std::string *error)
+{
+    Impl &d = *impl_;
+    // 1. Storage.
+    const LoadedPlugin *storagePlugin = d.plugins.find(d.settings.storagePlugin);
+    if (storagePlugin == nullptr || storagePlugin->kind != FERRY_PLUGIN_KIND_STORAGE) {
+        std::string loaded;
+        for (const auto &p : d.plugins.plugins())
+            if (p->kind == FERRY_PLUGIN_KIND_STORAGE)
+                loaded += (loaded.empty() ? "" : ", ") + p->name;
+        *error = "storage.plugin: no storage plugin named '" + d.settings.storagePlugin + "' is loaded (loaded: " +
+                 (loaded.empty() ? std::string("none") : loaded) + ")";
+        return false;
+    }
+    d.storage = std::make_unique<StorageEngine>(*storagePlugin, d.settings);
+    if (!d.storage->open(error))
+        return false;
+
+    // 2. Queues and metadata.
+    d.scheduler = std::make_unique<Scheduler>();
+    d.queues = std::make_unique<QueueRegistry>(*d.storage, *d.scheduler, d.startTimeMs);
+    if (!d.queues->restore(error)) {
+        *error = "restoring queues from storage failed: " + *error;
+        return false;
+    }
+
+    // 3. Protocol host services and the network.
+    d.protocolHost.struct_size = sizeof d.protocolHost;
+    fillConnectionServices(&d.protocolHost);
+    fillQueueServices(&d.protocolHost, d.queues.get());
+    d.network = std::make_unique<NetworkServer>(d.settings.network, &d.protocolHost);
+    d.network->start();
+    d.started = true;
+
+    // 4. Protocol plugins and their listeners.
+    for (const auto &plugin : d.plugins.plugins()) {
+        if (plugin->kind != FERRY_PLUGIN_KIND_PROTOCOL)
+            continue;
+        ferry_protocol *instance = nullptr;
+        char err[512] = {};
+        // Each plugin gets the same services; `base` carries its own logging/config context, so the table is
+        // copied per plugin. It lives for the process, as the ABI promises (plugins are never unloaded).
+        auto *table = new ferry_protocol_host(d.protocolHost);
+        table->base = plugin->host;
+        const ferry_status st = plugin->protocol.init(table, &instance, err, sizeof err);
+        if (st != FERRY_OK) {
+            *error = "protocol plugin '" + plugin->name + "' failed to initialise: " + err + " (status " +
+                     std::to_string(st) + ")";
+            return false;
+        }
+        d.protocols.emplace_back(plugin.get(), instance);
+        for (size_t i = 0; i < plugin->listeners.size(); ++i) {
+            const ferry_listener_spec &spec = plugin->listeners[i];
+            const std::string key = plugin->name + "." + spec.config_key;
+            const std::string address = configValue(*plugin, spec.config_key);
+            if (address.empty()) {
+                log()->info("{} is empty: listener off", key);
+                continue;
+            }
+            ListenerSpec ls{address, plugin.get(), instance, static_cast<uint32_t>(i), key};
+            if (!d.network->listen(ls, error))
+                return false;
+        }
+    }
+    for (const auto &[key, address] : d.network->boundAddresses())
+        log()->info("listening {} {}", key, address);
+    return true;
+}
+
+void Broker::stop()
+{
+    Impl &d = *impl_;
+    if (!d.started && !d.storage)
+        return;
+    if (d.network) {
+        d.network->stopAccepting();
+        d.network->stop();
+    }
+    for (auto &[plugin, instance] : d.protocols)
+        if (plugin->protocol.shutdown)
+            plugin->protocol.shutdown(instance);
+    d.protocols.clear();
+    clearQueueServices();
+    if (d.scheduler)
+        d.scheduler->stop();
+    if (d.storage)
+        d.storage->close();
+    d.network.reset();
+    d.started = false;
+    d.storage.reset();
+}
+
+std::vector<std::pair<std::string, std::string>> Broker::boundAddresses() const
+{
+    return impl_->network ? impl_->network->boundAddresses() : std::vector<std::pair<std::string, std::string>>{};
+}
+
+} // namespace ferry

@@ -1,0 +1,57 @@
+// Message: the kernel's protocol-neutral message, immutable once published and shared (by MessagePtr) between
+// queues, storage writes and deliveries, so a body is copied once on publish (out of the plugin's borrowed bytes) and
+// not again until it is written to storage or to a socket.
+//
+// MessageCodec turns a message into the storage record a storage plugin keeps (head bytes, then the body) and back.
+// Record layout (little-endian), documented in docs/kernel-record-format.md:
+//   u32 head_len | u8 version(=1) | u32 flags | u64 born_time_ms | u8 id[16] |
+//   u32 len + routing key | u32 len + tag | u32 len + keys | u32 len + properties | u32 len + origin protocol |
+//   body (the rest of the record)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct ferry_message;
+
+namespace ferry {
+
+using MessageId = std::array<uint8_t, 16>;
+
+struct Message {
+    MessageId id{};
+    uint32_t flags = 0; // FERRY_MESSAGE_*
+    uint64_t bornTimeMs = 0;
+    uint64_t storeTimeMs = 0;
+    std::string routingKey;
+    std::string tag;
+    std::string keys;
+    std::string properties; // property block, see ferry_protocol.h
+    std::string originProtocol;
+    std::string body;
+
+    bool persistent() const;
+    // The borrowed view handed to a plugin's on_delivery; valid while this Message lives.
+    void fillView(ferry_message *view) const;
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+// A new unique 128-bit id: 48-bit milliseconds, 32-bit per-process random node, 48-bit counter.
+MessageId newMessageId(uint64_t nowMs);
+std::string messageIdHex(const MessageId &id);
+
+// Copies a plugin's borrowed ferry_message into a new Message (the one body copy on the publish path).
+std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_view originProtocol);
+
+namespace MessageCodec {
+// The head bytes written before the body in a storage record.
+std::string encodeHead(const Message &message);
+// Parses a whole record (head + body). Returns null when the bytes are not a valid record.
+std::shared_ptr<Message> decode(const uint8_t *data, size_t len, uint64_t storeTimeMs);
+} // namespace MessageCodec
+
+} // namespace ferry

@@ -1,0 +1,156 @@
+// Queue: a durable or transient append-only log of messages with 64-bit offsets, consumed by lease (competing
+// consumers: unacked set, prefetch, requeue with the redelivered flag; AMQP style) and/or by cursor (pull from an
+// offset, consumer-group offsets; RocketMQ style).
+//
+// Memory: a durable queue's log lives in storage; the queue keeps a window of ready messages in memory
+// (`loadedUpTo_`: every not-yet-acked offset below it is in ready_ or unacked_) and refills it from storage when
+// consumers drain it, so a long queue does not have to fit in memory. A transient queue keeps everything in memory.
+// The message count of a durable queue restored after a restart is an upper bound until its window has been read
+// (acked holes beyond the window are only discovered then).
+//
+// Threading: every public member is thread-safe; the queue's own mutex is the only lock on the per-message path.
+// Deliveries and results reach plugins through ConnectionLink::post, never from inside the caller's stack.
+#pragma once
+
+#include "queue/ConnectionLink.h"
+#include "queue/Message.h"
+
+#include <ferry/ferry_protocol.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+class StorageEngine;
+class Scheduler;
+class Queue;
+
+// A lease consumer of one queue. Owned by the queue's consumer list and by the connection's state.
+struct Subscription {
+    uint64_t id = 0;
+    std::weak_ptr<Queue> queue;
+    ConnectionLinkPtr link;
+    uint32_t prefetch = 0; // 0: unlimited
+    bool autoAck = false;
+    bool exclusive = false;
+    uint32_t inFlight = 0; // guarded by the queue's mutex
+};
+using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+struct QueueCounts {
+    uint64_t ready = 0;
+    uint64_t unacked = 0;
+    uint64_t consumers = 0;
+};
+
+class Queue : public std::enable_shared_from_this<Queue> {
+public:
+    using PublishDone = std::function<void(ferry_status status, uint64_t offset, const std::string &error)>;
+
+    Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
+          Scheduler *scheduler, uint64_t startTimeMs);
+
+    uint64_t id() const { return id_; }
+    const std::string &name() const { return name_; }
+    bool durable() const { return (flags_ & FERRY_QUEUE_DURABLE) != 0; }
+    uint32_t flags() const { return flags_; }
+    QueueCounts counts() const;
+
+    // Appends the message (store time and id set here). done: once the message is stored when the message is
+    // persistent and the queue durable, else at once; runs on the storage thread or the caller's thread.
+    void publish(std::shared_ptr<Message> message, PublishDone done);
+
+    // Lease consumption.
+    ferry_status subscribe(const SubscriptionPtr &sub, bool exclusive);
+    // Requeues the subscription's unacked messages (marked redelivered) and removes it.
+    void unsubscribe(const SubscriptionPtr &sub);
+    ferry_status ack(const SubscriptionPtr &sub, uint64_t offset, bool multiple);
+    ferry_status nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue);
+
+    // Cursor consumption: up to maxMessages from `from` (not moving any group offset), then the result with the
+    // next offset; waits up to waitMs for a message when none is there.
+    void pull(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from, uint32_t maxMessages,
+              uint32_t waitMs);
+    // Consumer-group offsets: stored in the storage plugin for a durable queue, in memory for a transient one.
+    // done runs on the storage thread or the caller's thread.
+    void commitOffset(const std::string &group, uint64_t offset, std::function<void(ferry_status, const std::string &)> done);
+    // done(status, offset): FERRY_E_NOT_FOUND when the group never committed.
+    void committedOffset(const std::string &group, std::function<void(ferry_status, uint64_t)> done);
+    bool deleted() const;
+    // Drops a connection's long-poll waiters (its close hook).
+    void dropWaiters(uint64_t linkId);
+
+    // Called by the registry when the queue is deleted: consumers are dropped, waiters answered FERRY_E_CLOSED.
+    // Returns the number of messages it held.
+    uint64_t markDeleted();
+
+private:
+    struct Entry {
+        MessagePtr message;
+        uint32_t deliveryCount = 0;
+    };
+    struct Unacked {
+        Entry entry;
+        Subscription *sub;
+    };
+    struct Delivery {
+        SubscriptionPtr sub;
+        uint64_t offset;
+        Entry entry;
+    };
+    struct Waiter {
+        uint64_t waiterId;
+        ConnectionLinkPtr link;
+        uint64_t correlationId;
+        uint64_t from;
+        uint32_t maxMessages;
+        uint64_t timerId;
+    };
+
+    void dispatchLocked(std::vector<Delivery> &out);
+    void sendDeliveries(std::vector<Delivery> &deliveries);
+    void requestFillLocked();
+    void onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint64_t nextAtSubmit, ferry_status status,
+                  const std::string &error);
+    void ackStorage(uint64_t offset);
+    void wakeWaitersLocked(std::vector<Waiter> &woken);
+    void expireWaiter(uint64_t waiterId);
+    void registerWaiterLocked(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from,
+                              uint32_t maxMessages, uint32_t waitMs);
+    void servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from, uint32_t maxMessages,
+                   uint32_t waitMs);
+    static void sendPullResult(const ConnectionLinkPtr &link, const std::string &queueName, uint64_t correlationId,
+                               std::vector<std::pair<uint64_t, MessagePtr>> messages, uint64_t nextOffset,
+                               ferry_status status, std::string error);
+
+    const uint64_t id_;
+    const std::string name_;
+    const uint32_t flags_;
+    StorageEngine *const storage_;
+    Scheduler *const scheduler_;
+    const uint64_t startTimeMs_;
+
+    mutable std::mutex mutex_;
+    bool deleted_ = false;
+    uint64_t next_;
+    uint64_t loadedUpTo_;
+    bool fillPending_ = false;
+    std::map<uint64_t, Entry> ready_;
+    uint64_t readyBytes_ = 0;
+    std::map<uint64_t, Unacked> unacked_;
+    std::vector<SubscriptionPtr> consumers_;
+    size_t roundRobin_ = 0;
+    std::vector<Waiter> waiters_;
+    std::map<std::string, uint64_t> transientOffsets_;
+    uint64_t nextWaiterId_ = 1;
+};
+
+using QueuePtr = std::shared_ptr<Queue>;
+
+} // namespace ferry

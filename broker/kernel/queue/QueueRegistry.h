@@ -1,0 +1,50 @@
+// QueueRegistry: every queue by name; declares, deletes and restores them. Durable queues are recorded in the
+// storage plugin's metadata space (key "queue/<name>", value "1 <id> <flags>") beside their logs, so a restart
+// (or a replica) restores them. Threading: thread-safe; completions run on the storage thread or the caller's.
+#pragma once
+
+#include "queue/Queue.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+class StorageEngine;
+class Scheduler;
+
+class QueueRegistry {
+public:
+    using DeclareDone = std::function<void(ferry_status, const QueuePtr &, const std::string &error)>;
+    using DeleteDone = std::function<void(ferry_status, uint64_t messagesDropped, const std::string &error)>;
+
+    static constexpr size_t kMaxNameBytes = 255;
+
+    QueueRegistry(StorageEngine &storage, Scheduler &scheduler, uint64_t startTimeMs);
+
+    // Start-up: reads durable queues from storage (reconciling metadata with the storage's queue list). Blocking.
+    bool restore(std::string *error);
+
+    // Creates the queue, or checks an existing one (a different durability is FERRY_E_ALREADY_EXISTS). A new
+    // durable queue is usable at once; done runs once its creation is durable.
+    void declare(const std::string &name, uint32_t flags, DeclareDone done);
+    // FERRY_QUEUE_IF_UNUSED / FERRY_QUEUE_IF_EMPTY refuse with FERRY_E_BUSY.
+    void remove(const std::string &name, uint32_t flags, DeleteDone done);
+
+    QueuePtr find(const std::string &name) const;
+    std::vector<QueuePtr> list() const;
+
+private:
+    StorageEngine &storage_;
+    Scheduler &scheduler_;
+    const uint64_t startTimeMs_;
+    mutable std::shared_mutex mutex_;
+    std::map<std::string, QueuePtr> byName_;
+    uint64_t nextId_ = 1;
+};
+
+} // namespace ferry

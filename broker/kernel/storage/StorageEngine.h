@@ -1,0 +1,100 @@
+// StorageEngine: owns the storage plugin instance and the kernel's storage thread.
+//
+// Contract:
+//  - Every call into the storage plugin happens on the storage thread (the plugin contract: one thread at a time),
+//    in the order operations were submitted. So an ack submitted after an append is applied after it, and a read
+//    submitted after appends sees them.
+//  - Group commit: the thread takes up to `storage.max_batch` queued operations, runs them, and in `sync` flush mode
+//    calls the plugin's sync() once for the whole batch before any completion of a write in it runs. In `async` mode
+//    completions run at once and sync() runs every `storage.flush_interval_ms`.
+//  - Completions (the `done` callbacks) run on the storage thread: they must be short and must not block; they hop
+//    to other threads themselves (Connection::post).
+//  - maintain() runs every `storage.maintain_interval_ms` (retention).
+//  - close() drains every queued operation, syncs and closes the plugin.
+#pragma once
+
+#include "broker/BrokerSettings.h"
+#include "queue/Message.h"
+
+#include <ferry/ferry_storage.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+struct LoadedPlugin;
+
+// The storage plugin as seen from the storage thread: checked wrappers that keep the last error text.
+class StorageSession {
+public:
+    StorageSession(const ferry_storage_vtable &vt, ferry_storage *storage) : vt_(vt), storage_(storage) {}
+
+    const ferry_storage_vtable &vt() const { return vt_; }
+    ferry_storage *storage() const { return storage_; }
+    // Error text of the last failed call.
+    std::string error() const { return err_; }
+    char *errBuf() { return err_; }
+    size_t errCap() const { return sizeof err_; }
+
+    ferry_status queueCreate(uint64_t queueId, uint32_t flags);
+    ferry_status queueDelete(uint64_t queueId);
+    ferry_status queueBounds(uint64_t queueId, uint64_t *low, uint64_t *next);
+    ferry_status ack(uint64_t queueId, uint64_t offset);
+    // fn(record) returns false to stop.
+    ferry_status read(uint64_t queueId, uint64_t from, uint32_t maxRecords, uint64_t maxBytes,
+                      const std::function<bool(const ferry_storage_record &)> &fn);
+    ferry_status offsetSet(std::string_view group, uint64_t queueId, uint64_t offset);
+    ferry_status offsetGet(std::string_view group, uint64_t queueId, uint64_t *offset);
+    ferry_status metaPut(std::string_view key, std::string_view value);
+    ferry_status metaDelete(std::string_view key);
+    // fn(key, value) for every key with the prefix.
+    ferry_status metaScan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)> &fn);
+
+private:
+    const ferry_storage_vtable &vt_;
+    ferry_storage *storage_;
+    char err_[512] = {};
+};
+
+class StorageEngine {
+public:
+    using Op = std::function<ferry_status(StorageSession &)>;
+    using Done = std::function<void(ferry_status status, const std::string &error)>;
+    using AppendDone = std::function<void(ferry_status status, uint64_t offset, const std::string &error)>;
+
+    StorageEngine(const LoadedPlugin &plugin, const BrokerSettings &settings);
+    ~StorageEngine();
+    StorageEngine(const StorageEngine &) = delete;
+    StorageEngine &operator=(const StorageEngine &) = delete;
+
+    // Opens the plugin in <data_dir>/storage/<plugin name> and starts the storage thread. false with *error.
+    bool open(std::string *error);
+    // Drains, syncs, closes. Idempotent.
+    void close();
+
+    const LoadedPlugin &plugin() const;
+    uint64_t capabilities() const;
+
+    // Appends message to the queue's log (head encoded on the storage thread, body written from the shared
+    // message: no copy here). done(status, offset) once durable (sync mode) or written (async mode). Any thread.
+    void append(uint64_t queueId, MessagePtr message, AppendDone done);
+    // Runs op on the storage thread in submission order; done after the batch's sync when `write` is true and the
+    // flush mode is sync. done may be empty. Any thread.
+    void submit(Op op, Done done, bool write);
+    // Runs op on the storage thread and waits for it (start-up, admin, tests; never from the storage thread).
+    ferry_status call(const Op &op, std::string *error);
+
+    // Counters for metrics and benchmarks.
+    uint64_t syncCount() const;
+    uint64_t appendCount() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace ferry
