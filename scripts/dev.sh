@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Ferry's developer entry point, behind the README's quick start. On Debian 12:
+#   scripts/dev.sh run    install what is missing, build, start ferry-broker with the default plugins (data in ./data)
+#   scripts/dev.sh test   install what is missing, build, run the whole test suite through CTest
+#   scripts/dev.sh deps   only install the Debian packages
+# Extra arguments after `run` go to ferry-broker (e.g. --set storage.plugin=sqlite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build and test dependencies, all from Debian 12's archive.
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang
+  qt6-base-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libsqlite3-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake --preset debug >/dev/null
+  cmake --build --preset debug
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  deps) install_deps ;;
+  run)
+    install_deps
+    build
+    exec build/bin/ferry-broker --config packaging/ferry.conf --data-dir data "$@"
+    ;;
+  test)
+    install_deps
+    build
+    ctest --preset debug "$@"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh run|test|deps [args...]" >&2
+    exit 2
+    ;;
+esac
