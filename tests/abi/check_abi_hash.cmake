@@ -1,0 +1,21 @@
+# cmake -DINCLUDE_DIR=<dir with ferry_*.h> -DVERSIONS_FILE=<abi-versions.txt> [-DEXPECT_VERSION=M.m] -P check_abi_hash.cmake
+# Fails when the headers' hash is not the one recorded for the ABI version they declare (see AbiHash.cmake).
+# EXPECT_VERSION additionally requires the headers to declare that version (used for the frozen copies).
+include(${CMAKE_CURRENT_LIST_DIR}/AbiHash.cmake)
+foreach(var INCLUDE_DIR VERSIONS_FILE)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "check_abi_hash.cmake needs -D${var}=...")
+  endif()
+endforeach()
+if(DEFINED EXPECT_VERSION)
+  ferry_abi_version("${INCLUDE_DIR}" major minor)
+  if(NOT "${major}.${minor}" STREQUAL EXPECT_VERSION)
+    message(FATAL_ERROR "${INCLUDE_DIR} declares ABI ${major}.${minor}, expected ${EXPECT_VERSION}")
+  endif()
+endif()
+ferry_abi_check("${INCLUDE_DIR}" "${VERSIONS_FILE}" ok text)
+string(REPLACE ";" "" text "${text}")
+if(NOT ok)
+  message(FATAL_ERROR "${text}")
+endif()
+message(STATUS "${text}")
