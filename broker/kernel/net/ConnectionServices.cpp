@@ -1,0 +1,75 @@
+// The connection members of ferry_protocol_host: write, close, set_timer, cancel_timer, peer_address.
+// Contract (ferry_protocol.h): called from inside a hook of the same connection, hence on its thread. A call from
+// another thread, or with a handle that is not a network connection, is refused (FERRY_E_INVALID_ARGUMENT) and logged.
+#include "net/NetLog.h"
+#include "net/NetworkServer.h"
+#include "net/TcpConnection.h"
+
+namespace ferry {
+
+namespace {
+
+// The TcpConnection behind a handle, when it is one and we are on its thread.
+net::TcpConnection *connectionFor(ferry_conn *conn, const char *service)
+{
+    if (conn == nullptr) {
+        net::logger()->error("protocol host {}: null connection handle", service);
+        return nullptr;
+    }
+    auto *connection = dynamic_cast<net::TcpConnection *>(Connection::fromHandle(conn));
+    if (connection == nullptr) {
+        net::logger()->error("protocol host {}: handle is not a network connection", service);
+        return nullptr;
+    }
+    if (!connection->onOwnThread()) {
+        net::logger()->error("protocol host {}: called for connection {} from another thread (hooks only)", service,
+                             connection->id());
+        return nullptr;
+    }
+    return connection;
+}
+
+ferry_status hostWrite(ferry_conn *conn, const uint8_t *data, size_t len)
+{
+    auto *connection = connectionFor(conn, "write");
+    return connection != nullptr ? connection->serviceWrite(data, len) : FERRY_E_INVALID_ARGUMENT;
+}
+
+void hostClose(ferry_conn *conn, const char *reason)
+{
+    if (auto *connection = connectionFor(conn, "close"))
+        connection->serviceClose(reason);
+}
+
+ferry_status hostSetTimer(ferry_conn *conn, uint64_t timerId, uint32_t delayMs)
+{
+    auto *connection = connectionFor(conn, "set_timer");
+    return connection != nullptr ? connection->serviceSetTimer(timerId, delayMs) : FERRY_E_INVALID_ARGUMENT;
+}
+
+ferry_status hostCancelTimer(ferry_conn *conn, uint64_t timerId)
+{
+    auto *connection = connectionFor(conn, "cancel_timer");
+    return connection != nullptr ? connection->serviceCancelTimer(timerId) : FERRY_E_INVALID_ARGUMENT;
+}
+
+ferry_status hostPeerAddress(ferry_conn *conn, char *buf, size_t cap)
+{
+    auto *connection = connectionFor(conn, "peer_address");
+    return connection != nullptr ? connection->servicePeerAddress(buf, cap) : FERRY_E_INVALID_ARGUMENT;
+}
+
+} // namespace
+
+void fillConnectionServices(ferry_protocol_host *table)
+{
+    if (table == nullptr)
+        return;
+    table->write = &hostWrite;
+    table->close = &hostClose;
+    table->set_timer = &hostSetTimer;
+    table->cancel_timer = &hostCancelTimer;
+    table->peer_address = &hostPeerAddress;
+}
+
+} // namespace ferry

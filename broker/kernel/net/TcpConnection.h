@@ -1,0 +1,143 @@
+// TcpConnection: the kernel's implementation of ferry::Connection over a QTcpSocket, driving one protocol plugin
+// session sans-I/O. Internal to broker/kernel/net; the rest of the kernel sees only ferry::Connection.
+//
+// Threading: created on its event-loop thread (IoWorker::adopt) and used only there, except the members that
+// ferry::Connection marks "any thread" (id, plugin, peerAddress, post, writeBlocked).
+// Lifetime: deletes itself (deleteLater) on its thread after on_close and the close hooks ran; a thread that keeps
+// a Connection pointer must drop it in a close hook (see README.md).
+//
+// States: Opening (inside on_open) -> Open -> Closing (close decided, output flushing) -> Closed (on_close done).
+// Every plugin hook runs inside a HookScope; a host service called from inside a hook never calls a hook itself:
+// whatever would (closing, resuming input) is deferred through the event loop.
+#pragma once
+
+#include "net/NetworkServer.h"
+
+#include <QByteArray>
+#include <QObject>
+#include <QAbstractSocket>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+class QTcpSocket;
+class QThread;
+class QTimer;
+
+namespace ferry::net {
+
+class IoWorker;
+
+// State shared by the server and all its connections. Outlives every connection (held by shared_ptr).
+struct ServerContext {
+    NetworkLimits limits;
+    std::atomic<size_t> connectionCount{0};
+};
+
+class TcpConnection final : public QObject, public Connection {
+public:
+    // socket: connected, created on the current thread; ownership passes to the connection. Call open() next.
+    TcpConnection(IoWorker *worker, std::shared_ptr<ServerContext> context,
+                  std::shared_ptr<const ListenerSpec> listener, QTcpSocket *socket);
+    ~TcpConnection() override;
+
+    // Calls on_open; refused (non-OK) connections are closed at once without on_close.
+    void open();
+    // Shutdown: on_close(FERRY_CLOSE_SHUTDOWN) now (or the reason already decided when it was closing), best-effort
+    // flush, socket dropped. Connection thread, never from inside a hook.
+    void closeForShutdown();
+
+    // ---- ferry::Connection ----
+    uint64_t id() const override { return id_; }
+    const LoadedPlugin &plugin() const override { return *listener_->plugin; }
+    std::string peerAddress() const override { return peer_; }
+    void post(std::function<void()> fn) override;
+    ferry_session *session() const override { return session_; }
+    const ferry_protocol_vtable &protocol() const override;
+    void addCloseHook(std::function<void()> fn) override;
+    bool writeBlocked() const override { return writeBlocked_.load(std::memory_order_acquire); }
+
+    // ---- host services (ConnectionServices.cpp); connection thread, from inside a hook ----
+    bool onOwnThread() const;
+    ferry_status serviceWrite(const uint8_t *data, size_t len);
+    void serviceClose(const char *reason);
+    ferry_status serviceSetTimer(uint64_t timerId, uint32_t delayMs);
+    ferry_status serviceCancelTimer(uint64_t timerId);
+    ferry_status servicePeerAddress(char *buf, size_t cap) const;
+
+private:
+    enum class State { Opening, Open, Closing, Closed };
+
+    // Marks "a plugin hook (or a posted function) is running" for the re-entrancy rule.
+    class HookScope {
+    public:
+        explicit HookScope(TcpConnection &c) : c_(c), previous_(c.inHook_) { c_.inHook_ = true; }
+        ~HookScope() { c_.inHook_ = previous_; }
+        HookScope(const HookScope &) = delete;
+        HookScope &operator=(const HookScope &) = delete;
+
+    private:
+        TcpConnection &c_;
+        bool previous_;
+    };
+
+    bool accepting() const { return state_ == State::Opening || state_ == State::Open; }
+    std::string describe() const; // "<plugin> connection <id> from <peer>", for log lines
+
+    // Input path.
+    void onReadyRead();
+    void processInput();         // drains the socket into input_ and offers it, honouring limits and back-pressure
+    void offerInput();           // calls on_read over input_ while it consumes and nothing stops it
+    void queueProcessInput();    // processInput() from the event loop
+
+    // Output / back-pressure.
+    void onBytesWritten();
+    void updateWriteBlocked();
+
+    // Timers.
+    void onPluginTimer(uint64_t timerId);
+    void dropPluginTimers();
+    void restartIdleTimer();
+    void onIdleTimeout();
+
+    // Closing.
+    void beginClose(int32_t reason); // Open/Opening -> Closing; the rest happens from the event loop
+    void finishClose();              // flush then disconnect, or finalize at once
+    void onDisconnected();
+    void onSocketError(QAbstractSocket::SocketError error);
+    void finalize();                 // on_close (when a session exists), close hooks, socket dropped, deleteLater
+
+    void runPosted(const std::function<void()> &fn);
+
+    IoWorker *const worker_;
+    const std::shared_ptr<ServerContext> context_;
+    const std::shared_ptr<const ListenerSpec> listener_;
+    QTcpSocket *const socket_; // child of this
+    const uint64_t id_;
+    QThread *const thread_;
+    std::string peer_; // set in the constructor, read-only afterwards
+
+    State state_ = State::Opening;
+    bool inHook_ = false;
+    bool sessionOpen_ = false;
+    ferry_session *session_ = nullptr;
+    int32_t closeReason_ = 0;
+    std::atomic<bool> acceptPosts_{true};
+    std::atomic<bool> writeBlocked_{false};
+
+    QByteArray input_;         // bytes received and not yet consumed by the plugin
+    size_t stalledInputSize_ = 0; // input_.size() when on_read last consumed nothing of it (0: not stalled)
+    bool processQueued_ = false;
+
+    std::unordered_map<uint64_t, QTimer *> pluginTimers_; // children of this; removed when fired or cancelled
+    QTimer *idleTimer_ = nullptr;
+    QTimer *closeFlushTimer_ = nullptr;
+    std::vector<std::function<void()>> closeHooks_;
+};
+
+} // namespace ferry::net
