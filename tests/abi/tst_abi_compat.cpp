@@ -52,9 +52,9 @@ int32_t collectOffset(void *ctx, const char *group, size_t groupLen, uint64_t qu
 
 int32_t collectKeyValue(void *ctx, const uint8_t *key, size_t keyLen, const uint8_t *value, size_t valueLen)
 {
-    static_cast<std::vector<std::string> *>(ctx)->push_back(std::string(reinterpret_cast<const char *>(key), keyLen) +
-                                                             "=" +
-                                                             std::string(reinterpret_cast<const char *>(value), valueLen));
+    const std::string keyText(reinterpret_cast<const char *>(key), keyLen);
+    const std::string valueText(reinterpret_cast<const char *>(value), valueLen);
+    static_cast<std::vector<std::string> *>(ctx)->push_back(keyText + "=" + valueText);
     return 0;
 }
 
@@ -175,8 +175,9 @@ private Q_SLOTS:
         for (uint64_t i = 0; i < 3; ++i) {
             const std::string body = "body-" + std::to_string(i);
             uint64_t offset = 99;
-            QCOMPARE(v.append(s, 7, 1000 + i, bytes("h"), 1, bytes(body.c_str()), body.size(), &offset, err, sizeof err),
-                     FERRY_OK);
+            QCOMPARE(
+                v.append(s, 7, 1000 + i, bytes("h"), 1, bytes(body.c_str()), body.size(), &offset, err, sizeof err),
+                FERRY_OK);
             QCOMPARE(offset, i);
         }
         uint64_t low = 99, next = 99;

@@ -335,7 +335,12 @@ private Q_SLOTS:
         QTest::addColumn<QString>("plugin");
         QTest::addColumn<QString>("reason");
         const QString kernelAbi = abi(FERRY_ABI_MAJOR, FERRY_ABI_MINOR);
-        QTest::newRow("not a library") << "not_a_library" << "not a loadable shared library";
+        QTest::newRow("not a library")
+            << "not_a_library" << "not a loadable shared library: not an ELF, PE or Mach-O file";
+#ifdef FERRY_TEST_HAVE_UNRESOLVED_SYMBOL_PLUGIN
+        QTest::newRow("unresolved symbol")
+            << "unresolved_symbol" << "not a loadable shared library: the system loader refused it";
+#endif
         QTest::newRow("missing file") << "does_not_exist"
                                       << "not a loadable shared library: the file does not exist";
         QTest::newRow("no entry symbol") << "no_entry" << "no `ferry_plugin_query` symbol";
@@ -358,7 +363,8 @@ private Q_SLOTS:
         QTest::newRow("query error")
             << "query_error" << "ferry_plugin_query failed with FERRY_E_CONFIG (-17): license file not found";
         QTest::newRow("no descriptor") << "null_descriptor" << "ferry_plugin_query returned FERRY_OK but no descriptor";
-        QTest::newRow("invalid name") << "bad_name" << "invalid name \"Bad Name\": a plugin name must match [a-z0-9_-]+";
+        QTest::newRow("invalid name")
+            << "bad_name" << "invalid name \"Bad Name\": a plugin name must match [a-z0-9_-]+";
         QTest::newRow("unknown kind") << "unknown_kind" << "unknown plugin kind 7";
         QTest::newRow("config key without name") << "bad_config_key" << "config_keys[1] has no name";
     }

@@ -1,8 +1,8 @@
 // PluginHost: see PluginHost.h for the contract. This file adds the lifetime rules of what it hands to plugins:
 //  - Libraries: every library that was opened (accepted or refused after opening) is kept in a registry that is
 //    allocated once and deliberately leaked, so no destructor ever unloads a plugin, not even after main() returns.
-//  - Host tables: each ferry_host table and the context behind it are allocated per query call and deliberately
-//    leaked as well, because a plugin may keep the pointer for the life of the process (ferry_plugin.h). When the
+//  - Host tables: each ferry_host table and the context behind it are allocated per query call and kept in that
+//    same registry, because a plugin may keep the pointer for the life of the process (ferry_plugin.h). When the
 //    PluginHost is destroyed the context is detached from its ConfigLookup; config_get then answers declared
 //    defaults only, and log() keeps working.
 #include "plugin/PluginHost.h"
@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <type_traits>
 
@@ -130,18 +131,52 @@ std::string textOrEmpty(const char *text)
     return text != nullptr ? std::string(text) : std::string();
 }
 
-// ---- Libraries: opened once, never unloaded ----------------------------------------------------------------------
+// Why the system loader refused a file. Boost.DLL reports only a generic code on POSIX (it clears dlerror()), so the
+// file's first bytes tell a file that is no shared library at all from a library the loader could not bind.
+std::string loaderRefusalReason(const std::filesystem::path &file, const boost::dll::fs::error_code &loadError)
+{
+    unsigned char magic[4] = {};
+    std::ifstream in(file, std::ios::binary);
+    in.read(reinterpret_cast<char *>(magic), sizeof magic);
+    const auto got = in.gcount();
+    auto starts = [&](std::initializer_list<unsigned char> prefix) {
+        return got >= static_cast<std::streamsize>(prefix.size()) && std::equal(prefix.begin(), prefix.end(), magic);
+    };
+    const bool elf = starts({0x7f, 'E', 'L', 'F'});
+    const bool pe = starts({'M', 'Z'});
+    const bool machO = starts({0xfe, 0xed, 0xfa, 0xce}) || starts({0xfe, 0xed, 0xfa, 0xcf}) ||
+                       starts({0xce, 0xfa, 0xed, 0xfe}) || starts({0xcf, 0xfa, 0xed, 0xfe}) ||
+                       starts({0xca, 0xfe, 0xba, 0xbe});
+    if (!elf && !pe && !machO)
+        return "not a loadable shared library: not an ELF, PE or Mach-O file";
+    std::string reason = "not a loadable shared library: the system loader refused it (wrong platform or "
+                         "architecture, a missing dependency or an unresolved symbol)";
+#ifdef _WIN32
+    // Only Windows' loader error (GetLastError) says more than "failed".
+    reason += ": " + loadError.message();
+#else
+    (void)loadError;
+#endif
+    return reason;
+}
 
-// Deliberately leaked (allocated with new, never deleted): destroying a shared_library would unload it, and plugins
-// are never unloaded. Guarded by its mutex because PluginHost objects may live on different threads.
-struct LibraryRegistry {
+// ---- What lives as long as the process -------------------------------------------------------------------------
+
+struct HostContext;
+
+// Libraries and host contexts, kept until the process exits. The registry is allocated once and deliberately
+// leaked (never destroyed): destroying a shared_library would unload it, and plugins are never unloaded; a plugin
+// may keep its host table for the life of the process. Holding them here also keeps them reachable, so leak checkers
+// (LeakSanitizer) do not report them. Guarded by its mutex because PluginHost objects may live on different threads.
+struct ProcessLifetimeRegistry {
     std::mutex mutex;
     std::vector<boost::dll::shared_library *> libraries; // each allocated with new, never deleted
+    std::vector<HostContext *> hostContexts;             // likewise
 };
 
-LibraryRegistry &libraryRegistry()
+ProcessLifetimeRegistry &processLifetimeRegistry()
 {
-    static LibraryRegistry *registry = new LibraryRegistry(); // leaked on purpose, see above
+    static ProcessLifetimeRegistry *registry = new ProcessLifetimeRegistry(); // leaked on purpose, see above
     return *registry;
 }
 
@@ -312,11 +347,21 @@ std::string joined(const std::vector<std::string> &items)
     return out;
 }
 
+// "required vtable member(s) missing: a, b (storage vtable struct_size N)". vtable: the plugin's, starting with
+// its struct_size.
+std::string missingMembersReason(const char *kind, const std::vector<std::string> &missing, const void *vtable)
+{
+    const uint32_t declaredSize = *static_cast<const uint32_t *>(vtable);
+    return std::string(missing.size() == 1 ? "required vtable member missing: " : "required vtable members missing: ") +
+           joined(missing) + " (" + kind + " vtable struct_size " + std::to_string(declaredSize) + ")";
+}
+
 } // namespace
 
 struct PluginHost::Impl {
     std::shared_ptr<const ConfigLookup> lookup;
-    std::vector<HostContext *> contexts; // not owned (leaked on purpose); detached in ~PluginHost
+    // Created by this host, kept by the ProcessLifetimeRegistry; detached from `lookup` in ~PluginHost.
+    std::vector<HostContext *> contexts;
 };
 
 PluginHost::PluginHost(ConfigLookup lookup) : impl_(std::make_unique<Impl>())
@@ -398,11 +443,11 @@ bool PluginHost::loadFile(const std::filesystem::path &fileArg)
         opened->load(boost::dll::fs::path(file.native()),
                      boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, loadError);
         if (loadError || !opened->is_loaded())
-            return refuse("not a loadable shared library (loader: " + loadError.message() + ")");
+            return refuse(loaderRefusalReason(file, loadError));
         // From here on the library is never unloaded, whatever the verdict: its code may already have run.
         boost::dll::shared_library &library = *opened;
         {
-            LibraryRegistry &registry = libraryRegistry();
+            ProcessLifetimeRegistry &registry = processLifetimeRegistry();
             std::lock_guard lock(registry.mutex);
             registry.libraries.reserve(registry.libraries.size() + 1);
             registry.libraries.push_back(opened.release());
@@ -416,7 +461,16 @@ bool PluginHost::loadFile(const std::filesystem::path &fileArg)
         QueryFunction *query = &library.get<QueryFunction>(FERRY_PLUGIN_ENTRY_SYMBOL);
 
         // ---- ask the plugin about itself ----
-        auto *context = new HostContext(); // leaked on purpose: the plugin may keep the table for the process's life
+        HostContext *context = nullptr;
+        {
+            // Kept for the life of the process (see ProcessLifetimeRegistry): the plugin may keep the table.
+            auto created = std::make_unique<HostContext>();
+            ProcessLifetimeRegistry &registry = processLifetimeRegistry();
+            std::lock_guard lock(registry.mutex);
+            registry.hostContexts.reserve(registry.hostContexts.size() + 1);
+            context = created.release();
+            registry.hostContexts.push_back(context);
+        }
         impl_->contexts.push_back(context);
         context->displayName = pathText(file.filename());
         context->lookup = impl_->lookup;
@@ -504,20 +558,12 @@ bool PluginHost::loadFile(const std::filesystem::path &fileArg)
             plugin->storage = sdk::copy_struct(static_cast<const ferry_storage_vtable *>(descriptor.vtable));
             const std::vector<std::string> missing = missingStorageMembers(plugin->storage);
             if (!missing.empty())
-                return refuse(std::string(missing.size() == 1 ? "required vtable member missing: "
-                                                              : "required vtable members missing: ") +
-                              joined(missing) + " (storage vtable struct_size " +
-                              std::to_string(static_cast<const ferry_storage_vtable *>(descriptor.vtable)->struct_size) +
-                              ")");
+                return refuse(missingMembersReason("storage", missing, descriptor.vtable));
         } else {
             plugin->protocol = sdk::copy_struct(static_cast<const ferry_protocol_vtable *>(descriptor.vtable));
             const std::vector<std::string> missing = missingProtocolMembers(plugin->protocol);
             if (!missing.empty())
-                return refuse(std::string(missing.size() == 1 ? "required vtable member missing: "
-                                                              : "required vtable members missing: ") +
-                              joined(missing) + " (protocol vtable struct_size " +
-                              std::to_string(static_cast<const ferry_protocol_vtable *>(descriptor.vtable)->struct_size) +
-                              ")");
+                return refuse(missingMembersReason("protocol", missing, descriptor.vtable));
             const ferry_protocol_vtable &vtable = plugin->protocol;
             if (vtable.listener_count > 0) {
                 if (vtable.listeners == nullptr)
@@ -578,7 +624,8 @@ std::vector<std::filesystem::path> PluginHost::defaultDirectories()
 
     const std::filesystem::path abiDir = std::filesystem::path(FERRY_PLUGIN_ABI_DIR);
     std::vector<std::filesystem::path> dirs;
-    for (const std::filesystem::path &libDir : {std::filesystem::path("lib"), std::filesystem::path(FERRY_INSTALL_LIBDIR)}) {
+    const std::filesystem::path libDirs[] = {std::filesystem::path("lib"), std::filesystem::path(FERRY_INSTALL_LIBDIR)};
+    for (const std::filesystem::path &libDir : libDirs) {
         std::filesystem::path dir = libDir.is_absolute() ? libDir / abiDir : (exeDir / ".." / libDir / abiDir);
         dir = dir.lexically_normal();
         if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end())

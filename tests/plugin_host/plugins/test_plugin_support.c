@@ -15,7 +15,10 @@ static ferry_status stub_queue_create(ferry_storage *s, uint64_t q, uint32_t fla
 {
     return FERRY_E_UNSUPPORTED;
 }
-static ferry_status stub_queue_delete(ferry_storage *s, uint64_t q, char *err, size_t cap) { return FERRY_E_UNSUPPORTED; }
+static ferry_status stub_queue_delete(ferry_storage *s, uint64_t q, char *err, size_t cap)
+{
+    return FERRY_E_UNSUPPORTED;
+}
 static ferry_status stub_queue_list(ferry_storage *s, ferry_storage_queue_sink sink, void *ctx, char *err, size_t cap)
 {
     return FERRY_E_UNSUPPORTED;
