@@ -1,7 +1,8 @@
 # Run by CTest (examples.sdk_build_example): installs the SDK component of the current Ferry build into a fresh
 # prefix, checks its layout, then builds, as a third party would, (1) the installed copy of the example plugin with
 # clang in C99 and (2) a small C++ plugin using <ferry/sdk.hpp>, both against that prefix only. Fails (FATAL_ERROR)
-# on the first thing that is wrong. The e2e tests load the example from EXAMPLE_BUILD_DIR afterwards.
+# on the first thing that is wrong. The other examples.* tests load the example as installed by its own install rule,
+# from WORK_DIR/plugin-prefix/lib/ferry/plugins/v1/.
 #
 # Inputs (-D): FERRY_BUILD_DIR, WORK_DIR, C_COMPILER, CXX_COMPILER, GENERATOR, MAKE_PROGRAM (may be empty),
 #              MODULE_SUFFIX (e.g. ".so"), PROBE_SOURCE_DIR
@@ -17,6 +18,7 @@ set(prefix ${WORK_DIR}/prefix)
 set(example_src ${WORK_DIR}/line-protocol-src)
 set(example_build ${WORK_DIR}/build)
 set(probe_build ${WORK_DIR}/cxx-probe-build)
+set(plugin_prefix ${WORK_DIR}/plugin-prefix)
 
 function(run_checked what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -75,7 +77,8 @@ endif()
 run_checked("configure the example with ${C_COMPILER}"
   ${CMAKE_COMMAND} -E env CC=${C_COMPILER}
   ${CMAKE_COMMAND} -S ${example_src} -B ${example_build} ${generator_args} -DCMAKE_BUILD_TYPE=Debug
-    -DCMAKE_PREFIX_PATH=${prefix} -DLINE_PROTOCOL_WERROR=ON ${no_other_packages})
+    -DCMAKE_PREFIX_PATH=${prefix} -DLINE_PROTOCOL_WERROR=ON -DCMAKE_INSTALL_PREFIX=${plugin_prefix}
+    -DCMAKE_INSTALL_LIBDIR=lib ${no_other_packages})
 file(STRINGS ${example_build}/CMakeCache.txt sdk_dir_line REGEX "^FerryPluginSDK_DIR:")
 file(REAL_PATH ${prefix} real_prefix)
 string(REGEX REPLACE "^FerryPluginSDK_DIR:[A-Z]+=" "" sdk_dir "${sdk_dir_line}")
@@ -100,6 +103,14 @@ file(SIZE ${example_module} module_size)
 if(module_size LESS 1024)
   message(FATAL_ERROR "${example_module} is only ${module_size} bytes")
 endif()
+# Its install rule (from ferry_sdk_add_plugin) puts it, alone, in <libdir>/ferry/plugins/v1: the directory the
+# e2e test gives the broker, which loads every file it finds there.
+run_checked("install the example" ${CMAKE_COMMAND} --install ${example_build})
+file(GLOB installed_plugins RELATIVE ${plugin_prefix} ${plugin_prefix}/*/*/*/*/*)
+if(NOT installed_plugins STREQUAL "lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX}")
+  message(FATAL_ERROR "the example installed [${installed_plugins}], "
+                      "expected lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX} alone")
+endif()
 
 # 4. A C++ plugin over <ferry/sdk.hpp>, and the package's version check (an ABI major it is not must be refused).
 run_checked("configure the C++ probe"
@@ -119,4 +130,4 @@ if(wrong_abi_rc EQUAL 0 OR NOT wrong_abi_err MATCHES "FerryPluginSDK")
 endif()
 message(STATUS "find_package(FerryPluginSDK 999.0) refused: ok")
 
-message(STATUS "example plugin: ${example_module}")
+message(STATUS "example plugin: ${plugin_prefix}/lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX}")
