@@ -94,22 +94,19 @@ file(REAL_PATH "${used_compiler}" real_used_compiler)
 if(NOT real_used_compiler STREQUAL real_c_compiler)
   message(FATAL_ERROR "the example was configured with ${used_compiler}, not ${C_COMPILER}")
 endif()
-run_checked("build the example" ${CMAKE_COMMAND} --build ${example_build})
-set(example_module ${example_build}/line-protocol${MODULE_SUFFIX})
-if(NOT EXISTS ${example_module})
-  message(FATAL_ERROR "the example build did not produce ${example_module}")
-endif()
-file(SIZE ${example_module} module_size)
-if(module_size LESS 1024)
-  message(FATAL_ERROR "${example_module} is only ${module_size} bytes")
-endif()
+run_checked("build the example" ${CMAKE_COMMAND} --build ${example_build} --config Debug)
 # Its install rule (from ferry_sdk_add_plugin) puts it, alone, in <libdir>/ferry/plugins/v1: the directory the
 # e2e test gives the broker, which loads every file it finds there.
-run_checked("install the example" ${CMAKE_COMMAND} --install ${example_build})
+run_checked("install the example" ${CMAKE_COMMAND} --install ${example_build} --config Debug)
+set(example_module ${plugin_prefix}/lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX})
 file(GLOB installed_plugins RELATIVE ${plugin_prefix} ${plugin_prefix}/*/*/*/*/*)
 if(NOT installed_plugins STREQUAL "lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX}")
   message(FATAL_ERROR "the example installed [${installed_plugins}], "
                       "expected lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX} alone")
+endif()
+file(SIZE ${example_module} module_size)
+if(module_size LESS 1024)
+  message(FATAL_ERROR "${example_module} is only ${module_size} bytes")
 endif()
 
 # 4. A C++ plugin over <ferry/sdk.hpp>, and the package's version check (an ABI major it is not must be refused).
@@ -117,8 +114,9 @@ run_checked("configure the C++ probe"
   ${CMAKE_COMMAND} -E env CXX=${CXX_COMPILER}
   ${CMAKE_COMMAND} -S ${PROBE_SOURCE_DIR} -B ${probe_build} ${generator_args} -DCMAKE_BUILD_TYPE=Debug
     -DCMAKE_PREFIX_PATH=${prefix} ${no_other_packages})
-run_checked("build the C++ probe" ${CMAKE_COMMAND} --build ${probe_build})
-if(NOT EXISTS ${probe_build}/sdk-cxx-probe${MODULE_SUFFIX})
+run_checked("build the C++ probe" ${CMAKE_COMMAND} --build ${probe_build} --config Debug)
+file(GLOB_RECURSE probe_modules ${probe_build}/sdk-cxx-probe${MODULE_SUFFIX})
+if(NOT probe_modules)
   message(FATAL_ERROR "the C++ probe build did not produce sdk-cxx-probe${MODULE_SUFFIX}")
 endif()
 execute_process(
@@ -130,4 +128,4 @@ if(wrong_abi_rc EQUAL 0 OR NOT wrong_abi_err MATCHES "FerryPluginSDK")
 endif()
 message(STATUS "find_package(FerryPluginSDK 999.0) refused: ok")
 
-message(STATUS "example plugin: ${plugin_prefix}/lib/ferry/plugins/v1/line-protocol${MODULE_SUFFIX}")
+message(STATUS "example plugin: ${example_module}")
