@@ -1,0 +1,396 @@
+// ferry-broker: the daemon. Reads the config, sets up logging, loads plugins, starts the Broker and runs the Qt event
+// loop until SIGTERM/SIGINT (Ctrl+C, console close on Windows). See README.md for the options and the start-up order.
+//
+// Output contract (scripts and tests rely on it): after a successful start, stdout carries one line per open listener
+//   listening <plugin>.<key> <host>:<port>
+// followed by one line `ready`. Errors go to stderr (and to the log once logging is set up). Exit codes: 0 after a
+// clean stop or a successful one-shot command, 1 for a config or start-up error, 2 for a command-line usage error.
+
+#include "broker/Broker.h"
+#include "config/KernelConfig.h"
+#include "log/Logging.h"
+#include "platform/ShutdownSignal.h"
+#include "plugin/PluginHost.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QString>
+#include <QStringList>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using namespace ferry;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+std::filesystem::path toPath(const QString &text)
+{
+    return std::filesystem::path(text.toStdU16String());
+}
+
+void printOut(const std::string &line)
+{
+    std::fputs(line.c_str(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+void printErr(const std::string &line)
+{
+    std::fputs(("ferry-broker: " + line + "\n").c_str(), stderr);
+    std::fflush(stderr);
+}
+
+std::string versionLine()
+{
+    return std::string("ferry-broker ") + FERRY_VERSION + " (plugin ABI " + std::to_string(FERRY_ABI_MAJOR) + "." +
+           std::to_string(FERRY_ABI_MINOR) + ")";
+}
+
+const char *kindName(int32_t kind)
+{
+    switch (kind) {
+    case FERRY_PLUGIN_KIND_PROTOCOL: return "protocol";
+    case FERRY_PLUGIN_KIND_STORAGE: return "storage";
+    default: return "unknown";
+    }
+}
+
+bool contains(const std::vector<std::string> &names, std::string_view name)
+{
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+struct Options {
+    std::optional<std::filesystem::path> configFile; // --config, else FERRY_CONFIG, else none (built-in defaults)
+    std::vector<std::string> overrides;              // --set, in order
+    std::optional<std::filesystem::path> dataDir;    // --data-dir
+    bool version = false;
+    bool listPlugins = false;
+    bool checkConfig = false;
+};
+
+// Parses the command line. Returns an exit code when the program should stop here (help, usage error).
+std::optional<int> parseCommandLine(const QStringList &arguments, Options *options)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Ferry message broker. Prints 'listening <plugin>.<key> <host:port>' per listener and 'ready' on stdout once "
+        "started; stops cleanly on SIGTERM/SIGINT.");
+    const QCommandLineOption helpOption = parser.addHelpOption();
+    const QCommandLineOption configOption(
+        "config", "Read the config from <file> (default: $FERRY_CONFIG, else built-in defaults).", "file");
+    const QCommandLineOption setOption(
+        "set", "Override one config value, e.g. --set storage.flush=async (repeatable; wins over the file).",
+        "section.key=value");
+    const QCommandLineOption dataDirOption("data-dir", "Data directory (overrides broker.data_dir).", "dir");
+    const QCommandLineOption versionOption("version", "Print the version and the plugin ABI version, then exit.");
+    const QCommandLineOption listPluginsOption(
+        "list-plugins", "Load the plugins, print what loaded (and what was refused) with their config keys, exit.");
+    const QCommandLineOption checkConfigOption(
+        "check-config", "Load the config and the plugins, validate everything, print 'config ok' or the errors, exit.");
+    parser.addOptions({configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption});
+
+    if (!parser.parse(arguments)) {
+        printErr(parser.errorText().toStdString() + " (see --help)");
+        return kExitUsage;
+    }
+    if (parser.isSet(helpOption)) {
+        printOut(parser.helpText().toStdString());
+        return kExitOk;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        printErr("unexpected argument '" + parser.positionalArguments().front().toStdString() + "' (see --help)");
+        return kExitUsage;
+    }
+    if (parser.isSet(configOption)) {
+        options->configFile = toPath(parser.value(configOption));
+    } else if (const QString fromEnv = qEnvironmentVariable("FERRY_CONFIG"); !fromEnv.isEmpty()) {
+        options->configFile = toPath(fromEnv);
+    }
+    for (const QString &assignment : parser.values(setOption))
+        options->overrides.push_back(assignment.toStdString());
+    if (parser.isSet(dataDirOption))
+        options->dataDir = toPath(parser.value(dataDirOption));
+    options->version = parser.isSet(versionOption);
+    options->listPlugins = parser.isSet(listPluginsOption);
+    options->checkConfig = parser.isSet(checkConfigOption);
+    return std::nullopt;
+}
+
+// Builds the config: built-in defaults < file < --set (in order) < --data-dir. Kernel sections are checked here.
+bool loadConfig(const Options &options, Config *config)
+{
+    std::string error;
+    if (options.configFile && !config->loadFile(*options.configFile, &error)) {
+        printErr(error);
+        return false;
+    }
+    for (const std::string &assignment : options.overrides) {
+        if (!config->applyOverride(assignment, &error)) {
+            printErr(error);
+            return false;
+        }
+    }
+    if (options.dataDir)
+        config->set("broker", "data_dir", options.dataDir->string(), "--data-dir");
+
+    std::vector<std::string> errors;
+    if (!checkKernelSections(*config, &errors)) {
+        for (const std::string &e : errors)
+            printErr(e);
+        return false;
+    }
+    return true;
+}
+
+// The ConfigLookup PluginHost uses for ferry_host.config_get (and the Broker for listener addresses).
+// A disabled plugin sees only its declared defaults, and its listener keys read as empty (listener off).
+PluginHost::ConfigLookup makeConfigLookup(const Config &config, const PluginSettings &pluginSettings,
+                                          const PluginHost *const *host)
+{
+    return [&config, &pluginSettings, host](std::string_view section,
+                                            std::string_view key) -> std::optional<std::string> {
+        if (contains(pluginSettings.disabled, section)) {
+            const LoadedPlugin *plugin = *host ? (*host)->find(section) : nullptr;
+            if (plugin) {
+                for (const ferry_listener_spec &listener : plugin->listeners) {
+                    if (listener.config_key && key == listener.config_key)
+                        return std::string();
+                }
+            }
+            return std::nullopt;
+        }
+        return config.value(section, key);
+    };
+}
+
+std::vector<std::filesystem::path> pluginDirectories(const PluginSettings &settings)
+{
+    return settings.dirs.empty() ? PluginHost::defaultDirectories() : settings.dirs;
+}
+
+void printPluginTable(const PluginHost &host, const PluginSettings &pluginSettings)
+{
+    // NAME KIND VERSION ABI FILE, and NOTE ("disabled") when plugins.disabled names a loaded plugin.
+    const bool anyDisabled = std::any_of(host.plugins().begin(), host.plugins().end(), [&](const auto &plugin) {
+        return contains(pluginSettings.disabled, plugin->name);
+    });
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"NAME", "KIND", "VERSION", "ABI", "FILE"});
+    for (const auto &plugin : host.plugins()) {
+        rows.push_back({plugin->name, kindName(plugin->kind), plugin->version,
+                        std::to_string(plugin->abiMajor) + "." + std::to_string(plugin->abiMinor),
+                        plugin->file.string()});
+        if (anyDisabled)
+            rows.back().push_back(contains(pluginSettings.disabled, plugin->name) ? "disabled" : "");
+    }
+    if (anyDisabled)
+        rows.front().push_back("NOTE");
+    std::vector<size_t> widths(rows.front().size(), 0);
+    for (const auto &row : rows) {
+        for (size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], row[i].size());
+    }
+    for (const auto &row : rows) {
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size())
+                line += std::string(widths[i] - row[i].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        printOut(line);
+    }
+    if (host.plugins().empty())
+        printOut("(no plugins loaded)");
+
+    if (!host.refusals().empty()) {
+        printOut("");
+        printOut("refused:");
+        for (const PluginRefusal &refusal : host.refusals())
+            printOut("  " + refusal.file.string() + ": " + refusal.reason);
+    }
+
+    // Each plugin's config section, ready to paste into a config file.
+    ConfigSchema schema;
+    declarePluginSections(schema, host);
+    for (const auto &plugin : host.plugins()) {
+        const std::vector<ConfigKeySpec> *keys = schema.section(plugin->name);
+        printOut("");
+        printOut("[" + plugin->name + "]" + (plugin->description.empty() ? "" : "  # " + plugin->description));
+        if (!keys || keys->empty()) {
+            printOut("# (no config keys)");
+            continue;
+        }
+        for (const ConfigKeySpec &spec : *keys) {
+            const bool isListener = std::any_of(plugin->listeners.begin(), plugin->listeners.end(),
+                                                [&](const ferry_listener_spec &l) {
+                                                    return l.config_key && spec.name == l.config_key;
+                                                });
+            std::string comment = isListener ? "listener (host:port; empty: off)" : "";
+            if (!spec.description.empty())
+                comment += (comment.empty() ? "" : ": ") + spec.description;
+            printOut(spec.name + " = " + spec.defaultValue + (comment.empty() ? "" : "  # " + comment));
+        }
+    }
+}
+
+// One error line: through the logger when it writes to the console (so stderr gets it once), else straight to
+// stderr and to the log file.
+void reportError(const LogSettings &logSettings, const std::string &message)
+{
+    kernelLogger()->error(message);
+    if (!logSettings.console)
+        printErr(message);
+    flushLogs();
+}
+
+int run(const Options &options)
+{
+    Config config;
+    if (!loadConfig(options, &config))
+        return kExitError;
+    const std::string configSource = options.configFile ? options.configFile->string() : "built-in defaults";
+
+    PluginSettings pluginSettings;
+    LogSettings logSettings;
+    const std::filesystem::path dataDir = readDataDir(config);
+    // Both succeed: checkKernelSections() parsed every kernel value already.
+    readPluginSettings(config, &pluginSettings, nullptr);
+    readLogSettings(config, dataDir, &logSettings, nullptr);
+
+    const bool oneShot = options.listPlugins || options.checkConfig;
+    if (oneShot) {
+        // One-shot commands write nothing to disk: console logging only, warnings and errors (plugin refusals).
+        logSettings.file.clear();
+        logSettings.console = true;
+        logSettings.level = std::max(logSettings.level, spdlog::level::warn);
+    } else {
+        std::error_code ec;
+        std::filesystem::create_directories(dataDir, ec);
+        if (ec) {
+            printErr("cannot create data directory '" + dataDir.string() + "': " + ec.message());
+            return kExitError;
+        }
+    }
+    std::string error;
+    if (!setupLogging(logSettings, &error)) {
+        printErr(error);
+        return kExitError;
+    }
+    auto log = kernelLogger();
+    if (!oneShot) {
+        std::error_code ec;
+        const std::filesystem::path absoluteDataDir = std::filesystem::absolute(dataDir, ec);
+        log->info("{} starting; config: {}; data dir: {}; log file: {}", versionLine(), configSource,
+                  (ec ? dataDir : absoluteDataDir).string(),
+                  logSettings.file.empty() ? std::string("none") : logSettings.file.string());
+    }
+
+    // Plugins: their loggers take the sinks installed above.
+    const PluginHost *hostForLookup = nullptr;
+    PluginHost host(makeConfigLookup(config, pluginSettings, &hostForLookup));
+    hostForLookup = &host;
+    const std::vector<std::filesystem::path> dirs = pluginDirectories(pluginSettings);
+    host.loadDirectories(dirs);
+    for (const std::string &name : pluginSettings.disabled) {
+        if (!host.find(name))
+            log->warn("plugins.disabled names '{}', which is not loaded", name);
+    }
+    if (!oneShot) {
+        std::string names;
+        for (const auto &plugin : host.plugins()) {
+            names += (names.empty() ? "" : ", ") + plugin->name + " " + plugin->version +
+                     (contains(pluginSettings.disabled, plugin->name) ? " (disabled)" : "");
+        }
+        log->info("plugins loaded: {}", names.empty() ? std::string("none") : names);
+    }
+
+    if (options.listPlugins) {
+        printPluginTable(host, pluginSettings);
+        shutdownLogging();
+        return kExitOk;
+    }
+
+    std::vector<std::string> errors;
+    BrokerSettings settings;
+    if (!checkPluginSections(config, host, pluginSettings, &errors) ||
+        !readBrokerSettings(config, &settings, &errors)) {
+        for (const std::string &e : errors)
+            reportError(logSettings, e);
+        shutdownLogging();
+        return kExitError;
+    }
+    if (options.checkConfig) {
+        printOut("config ok");
+        shutdownLogging();
+        return kExitOk;
+    }
+
+    ShutdownSignal shutdownSignal;
+    if (!shutdownSignal.install(&error)) {
+        reportError(logSettings, "cannot install the shutdown signal handler: " + error);
+        shutdownLogging();
+        return kExitError;
+    }
+    QObject::connect(&shutdownSignal, &ShutdownSignal::requested, [log](const QString &name) {
+        log->info("{} received, stopping", name.toStdString());
+    });
+
+    int exitCode = kExitOk;
+    {
+        Broker broker(settings, host);
+        if (!broker.start(&error)) {
+            reportError(logSettings, "cannot start: " + error);
+            broker.stop();
+            exitCode = kExitError;
+        } else {
+            // Broker::start() logs each listener; stdout gets the machine-readable lines.
+            for (const auto &[configKey, address] : broker.boundAddresses())
+                printOut("listening " + configKey + " " + address);
+            log->info("ready");
+            printOut("ready");
+            flushLogs();
+
+            QCoreApplication::exec();
+
+            broker.stop();
+            log->info("stopped");
+        }
+    }
+    shutdownSignal.notifyStopped();
+    shutdownLogging();
+    return exitCode;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("ferry-broker"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(FERRY_VERSION));
+
+    Options options;
+    if (const std::optional<int> exitCode = parseCommandLine(QCoreApplication::arguments(), &options))
+        return *exitCode;
+    if (options.version) {
+        printOut(versionLine());
+        return kExitOk;
+    }
+    return run(options);
+}
