@@ -274,6 +274,14 @@ int run(const Options &options)
     readLogSettings(config, dataDir, &logSettings, nullptr);
 
     const bool oneShot = options.listPlugins || options.checkConfig;
+    // Installed early so a SIGTERM during start-up (e.g. a long storage recovery) still ends in a clean stop: it is
+    // handled once the event loop runs, right after start().
+    ShutdownSignal shutdownSignal;
+    std::string error;
+    if (!oneShot && !shutdownSignal.install(&error)) {
+        printErr("cannot install the shutdown signal handler: " + error);
+        return kExitError;
+    }
     if (oneShot) {
         // One-shot commands write nothing to disk: console logging only, warnings and errors (plugin refusals).
         logSettings.file.clear();
@@ -287,7 +295,6 @@ int run(const Options &options)
             return kExitError;
         }
     }
-    std::string error;
     if (!setupLogging(logSettings, &error)) {
         printErr(error);
         return kExitError;
@@ -341,12 +348,6 @@ int run(const Options &options)
         return kExitOk;
     }
 
-    ShutdownSignal shutdownSignal;
-    if (!shutdownSignal.install(&error)) {
-        reportError(logSettings, "cannot install the shutdown signal handler: " + error);
-        shutdownLogging();
-        return kExitError;
-    }
     QObject::connect(&shutdownSignal, &ShutdownSignal::requested, [log](const QString &name) {
         log->info("{} received, stopping", name.toStdString());
     });
