@@ -95,7 +95,9 @@ bool ConformanceRunner::run(long operations)
         }
         current_ = "#" + std::to_string(opIndex_) + " " + chosen->name;
         ++counts_[chosen->name];
+        const auto started = std::chrono::steady_clock::now();
         const bool ok = (this->*(chosen->op))();
+        seconds_[chosen->name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         history_.push_back(current_);
         while (history_.size() > kHistoryLines)
             history_.pop_front();

@@ -34,6 +34,9 @@ public:
     // Operations performed per kind ("append" -> 3012, ...), and in total.
     const std::map<std::string, long> &counts() const { return counts_; }
     long performed() const { return performed_; }
+    // Wall-clock seconds spent per kind of operation (the plugin call plus the model check).
+    const std::map<std::string, double> &seconds() const { return seconds_; }
+    uint64_t capabilities() const { return capabilities_; }
 
 private:
     using Op = bool (ConformanceRunner::*)();
@@ -98,6 +101,7 @@ private:
     std::string current_;
     std::deque<std::string> history_;
     std::map<std::string, long> counts_;
+    std::map<std::string, double> seconds_;
     std::string failure_;
     std::vector<WeightedOp> ops_;
     double totalWeight_ = 0;

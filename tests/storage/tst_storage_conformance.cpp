@@ -296,9 +296,14 @@ private Q_SLOTS:
         QCOMPARE(runner.performed(), operations);
 
         std::string breakdown;
-        for (const auto &[name, count] : runner.counts())
-            breakdown += " " + name + "=" + std::to_string(count);
-        std::printf("plugin '%s' seed %llu: %ld operations passed in %.2f s:%s\n", plugin.name.c_str(),
+        for (const auto &[name, count] : runner.counts()) {
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%.2fs", runner.seconds().count(name) ? runner.seconds().at(name) : 0.0);
+            breakdown += " " + name + "=" + std::to_string(count) + "/" + seconds;
+        }
+        std::printf("plugin '%s' (capabilities 0x%llx) seed %llu: %ld operations passed in %.2f s; count/time per "
+                    "kind:%s\n",
+                    plugin.name.c_str(), static_cast<unsigned long long>(runner.capabilities()),
                     static_cast<unsigned long long>(seed), runner.performed(), timer.elapsed() / 1000.0,
                     breakdown.c_str());
         totals_[plugin.name] += runner.performed();

@@ -105,6 +105,23 @@ public:
         return low;
     }
 
+    // The first offset >= from that is not in the set (skips runs of acked offsets a word at a time).
+    uint64_t first_absent(uint64_t from) const
+    {
+        while (!words_.empty() && from >= word_base_) {
+            const uint64_t w = (from - word_base_) / 64;
+            if (w >= words_.size())
+                break;
+            const uint64_t bits = words_[static_cast<size_t>(w)] >> (from % 64);
+            const int run = std::countr_one(bits);
+            const uint64_t span = 64 - from % 64;
+            if (static_cast<uint64_t>(run) < span)
+                return from + static_cast<uint64_t>(run);
+            from += span;
+        }
+        return from;
+    }
+
     // How many offsets in [from, to) are in the set.
     uint64_t count_in(uint64_t from, uint64_t to) const
     {

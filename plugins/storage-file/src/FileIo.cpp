@@ -44,13 +44,14 @@ void open_or_throw(QFile &file, QIODevice::OpenMode mode)
 
 void write_all(QFile &file, const void *data, size_t n)
 {
-    if (n == 0)
-        return;
-    const qint64 written = file.write(static_cast<const char *>(data), static_cast<qint64>(n));
-    if (written != static_cast<qint64>(n)) {
-        if (written >= 0 && file.error() == QFileDevice::NoError)
-            throw sdk::Error(FERRY_E_IO, "short write on " + file.fileName().toStdString());
-        throw_file_error(file, "write");
+    const char *p = static_cast<const char *>(data);
+    while (n > 0) {
+        // A short write (the disk filled up part-way) is retried once more so the OS reports why.
+        const qint64 written = file.write(p, static_cast<qint64>(n));
+        if (written <= 0)
+            throw_file_error(file, "write");
+        p += written;
+        n -= static_cast<size_t>(written);
     }
 }
 

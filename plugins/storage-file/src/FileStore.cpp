@@ -468,9 +468,8 @@ void FileStore::read(uint64_t queue_id, uint64_t from_offset, uint32_t max_recor
     record.queue_id = queue_id;
     uint64_t delivered = 0;
     uint64_t bytes = 0;
-    for (uint64_t offset = std::max(from_offset, q.low); offset < q.next; ++offset) {
-        if (q.acked.contains(offset))
-            continue;
+    for (uint64_t offset = q.acked.first_absent(std::max(from_offset, q.low)); offset < q.next;
+         offset = q.acked.first_absent(offset + 1)) {
         const IndexEntry e = q.index->get(offset);
         if (e.length == 0)
             continue; // lost before recovery
@@ -530,10 +529,10 @@ void FileStore::truncate_prefix(uint64_t queue_id, uint64_t new_low)
 uint64_t FileStore::seek_time(uint64_t queue_id, uint64_t time_ms) const
 {
     const QueueState &q = queue(queue_id);
-    uint64_t offset = q.index->first_at_or_after_time(time_ms, q.low, q.next);
-    while (offset < q.next && (q.acked.contains(offset) || q.index->get(offset).length == 0))
-        ++offset;
-    return offset;
+    uint64_t offset = q.acked.first_absent(q.index->first_at_or_after_time(time_ms, q.low, q.next));
+    while (offset < q.next && q.index->get(offset).length == 0)
+        offset = q.acked.first_absent(offset + 1);
+    return std::min(offset, q.next);
 }
 
 // ================================================================================================================

@@ -13,6 +13,11 @@
 #include <string>
 #include <tuple>
 
+#ifdef __linux__
+#include <csignal>
+#include <sys/resource.h>
+#endif
+
 using namespace storage_file_test;
 namespace fs = std::filesystem;
 
@@ -54,6 +59,23 @@ void patchByte(const fs::path &file, uint64_t at, char value)
     f.seekp(static_cast<std::streamoff>(at));
     f.write(&value, 1);
     QVERIFY(f.good());
+}
+
+// Linux: how many mappings of files under root that were deleted are still in this process (leaked mappings).
+int deletedMappingsUnder(const fs::path &root)
+{
+#ifdef __linux__
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    int count = 0;
+    while (std::getline(maps, line))
+        if (line.find(root.string()) != std::string::npos && line.find("(deleted)") != std::string::npos)
+            ++count;
+    return count;
+#else
+    (void)root;
+    return 0;
+#endif
 }
 
 } // namespace
@@ -601,6 +623,8 @@ private Q_SLOTS:
         QCOMPARE(store->read(1, 200, 0, 0, records), FERRY_OK);
         QCOMPARE(records.size(), size_t(60));
 
+        QCOMPARE(deletedMappingsUnder(dir), 0); // removed segments were unmapped
+
         // The new bounds survive a reopen (the truncation was journaled).
         store.reset();
         store = openStore(host, dir, {60'000, 0});
@@ -623,12 +647,8 @@ private Q_SLOTS:
         for (uint64_t i = 0; i < 400; ++i)
             QCOMPARE(store->append(1, 1, "", bodyFor(1, i, 100)), FERRY_OK);
         QCOMPARE(store->maintain(2), FERRY_OK);
-        ferry_storage_stats stats{};
-        QCOMPARE(store->stats(stats), FERRY_OK);
-        uint64_t logBytes = 0;
-        for (const auto &seg : segmentFiles(dir))
-            (void)seg, logBytes += 1;
-        QVERIFY2(logBytes <= 4, qPrintable(QString("segments left: %1").arg(logBytes)));
+        const size_t left = segmentFiles(dir).size();
+        QVERIFY2(left <= 4, qPrintable(QString("segments left: %1").arg(left)));
         uint64_t low = 0, next = 0;
         QCOMPARE(store->bounds(1, low, next), FERRY_OK);
         QVERIFY(low > 300);
@@ -849,6 +869,7 @@ private Q_SLOTS:
         QCOMPARE(store->truncatePrefix(1, total - 10), FERRY_OK);
         QCOMPARE(store->maintain(0), FERRY_OK);
         const auto sizeAfter = fs::file_size(dir / "index" / "1.idx");
+        QCOMPARE(deletedMappingsUnder(dir), 0); // the replaced index file was unmapped
         QVERIFY2(sizeAfter < sizeBefore, qPrintable(QString("%1 -> %2").arg(sizeBefore).arg(sizeAfter)));
         std::vector<RecordCopy> records;
         QCOMPARE(store->read(1, 0, 0, 0, records), FERRY_OK);
@@ -861,6 +882,69 @@ private Q_SLOTS:
         QCOMPARE(store->read(1, 0, 0, 0, records), FERRY_OK);
         QCOMPARE(records.size(), size_t(11));
         QCOMPARE(records.back().data, std::string("z"));
+    }
+
+    void failedAppendLeavesStoreConsistent()
+    {
+#ifndef __linux__
+        QSKIP("simulates a failing write with RLIMIT_FSIZE, which only Linux offers here");
+#else
+        // A write that fails part-way (here: the file size limit, like a full disk) must not leave a record that
+        // later reads or recovery take as valid, and the store must keep working.
+        TestHost host;
+        host.config["segment_bytes"] = "1048576";
+        const fs::path dir = freshDir();
+        const fs::path crashed = freshDir();
+        auto store = openStore(host, dir);
+        QVERIFY(store);
+        QCOMPARE(store->queueCreate(1), FERRY_OK);
+        uint64_t written = 0;
+        for (uint64_t i = 0; i < 10; ++i) {
+            QCOMPARE(store->append(1, i, "", bodyFor(1, i, 100)), FERRY_OK);
+            written += kHeaderBytes + 100;
+        }
+        const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit saved{};
+        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        rlimit limited = saved;
+        limited.rlim_cur = written + kHeaderBytes + 20; // the header fits, the body is cut short
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &limited), 0);
+        const ferry_status failed = store->append(1, 10, "", bodyFor(1, 10, 100));
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        std::signal(SIGXFSZ, oldHandler);
+        QCOMPARE(failed, FERRY_E_IO);
+        QVERIFY2(store->lastError.find(".seg") != std::string::npos, store->lastError.c_str());
+
+        uint64_t low = 0, next = 0;
+        QCOMPARE(store->bounds(1, low, next), FERRY_OK);
+        QCOMPARE(next, uint64_t(10));
+        std::vector<RecordCopy> records;
+        QCOMPARE(store->read(1, 0, 0, 0, records), FERRY_OK);
+        QCOMPARE(records.size(), size_t(10));
+        QCOMPARE(store->sync(), FERRY_OK);
+        crashCopy(dir, crashed);
+        TestHost host2;
+        host2.config = host.config;
+        {
+            auto copy = openStore(host2, crashed); // as after a crash right after the failure
+            QVERIFY(copy);
+            QCOMPARE(copy->bounds(1, low, next), FERRY_OK);
+            QCOMPARE(next, uint64_t(10));
+            QVERIFY(!host2.logged(FERRY_LOG_WARN, "torn"));
+        }
+        uint64_t offset = 0;
+        QCOMPARE(store->append(1, 11, "", "short", &offset), FERRY_OK);
+        QCOMPARE(offset, uint64_t(10));
+        QCOMPARE(store->read(1, 10, 0, 0, records), FERRY_OK);
+        QCOMPARE(records.size(), size_t(1));
+        QCOMPARE(records[0].data, std::string("short"));
+        store.reset();
+        store = openStore(host, dir);
+        QVERIFY(store);
+        QCOMPARE(store->read(1, 0, 0, 0, records), FERRY_OK);
+        QCOMPARE(records.size(), size_t(11));
+        QCOMPARE(records[10].data, std::string("short"));
+#endif
     }
 
     void readsPointIntoMappedSegments()
