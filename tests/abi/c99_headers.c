@@ -31,6 +31,8 @@ FERRY_CHECK_VERSIONED(ferry_result);
 FERRY_CHECK_VERSIONED(ferry_listener_spec);
 FERRY_CHECK_VERSIONED(ferry_protocol_host);
 FERRY_CHECK_VERSIONED(ferry_protocol_vtable);
+FERRY_CHECK_VERSIONED(ferry_topic_info);
+FERRY_CHECK_VERSIONED(ferry_queue_info);
 
 FERRY_CHECK(status_is_i32, sizeof(ferry_status) == sizeof(int32_t));
 FERRY_CHECK(abi_major_fits_u16, FERRY_ABI_MAJOR >= 0 && FERRY_ABI_MAJOR <= 65535);
@@ -62,6 +64,12 @@ static int32_t kv_sink(void *ctx, const uint8_t *key, size_t key_len, const uint
     return (int32_t)((key_len + value_len) & 1u);
 }
 
+static int32_t topic_sink(void *ctx, const ferry_topic_info *topic)
+{
+    (void)ctx;
+    return (int32_t)((topic->read_queues + topic->perm) & 1u);
+}
+
 /* Uses every struct, filling struct_size as a caller must. Returns a value so nothing is "set but unused". */
 size_t ferry_abi_use_every_struct(const ferry_host *host);
 size_t ferry_abi_use_every_struct(const ferry_host *host)
@@ -79,6 +87,9 @@ size_t ferry_abi_use_every_struct(const ferry_host *host)
     ferry_listener_spec listener;
     ferry_protocol_host protocol_host;
     ferry_protocol_vtable protocol_vtable;
+    ferry_topic_info topic;
+    ferry_queue_info queue_info;
+    ferry_topic_sink sink5 = topic_sink;
     ferry_plugin_query_fn query = NULL;
     ferry_storage_record_sink sink1 = record_sink;
     ferry_storage_queue_sink sink2 = queue_sink;
@@ -131,6 +142,14 @@ size_t ferry_abi_use_every_struct(const ferry_host *host)
     protocol_vtable.listeners = &listener;
     protocol_vtable.listener_count = 1;
 
+    memset(&topic, 0, sizeof topic);
+    topic.struct_size = sizeof topic;
+    topic.perm = FERRY_TOPIC_PERM_READ | FERRY_TOPIC_PERM_WRITE | FERRY_TOPIC_PERM_INHERIT;
+    topic.flags = FERRY_TOPIC_ORDERED | FERRY_TOPIC_SYSTEM;
+    memset(&queue_info, 0, sizeof queue_info);
+    queue_info.struct_size = sizeof queue_info;
+
+    total += topic.struct_size + queue_info.struct_size + (sink5 != NULL) + FERRY_TOPIC_CREATE_ONLY;
     total += key.struct_size + descriptor.struct_size + options.struct_size + record.struct_size + stats.struct_size;
     total += storage_vtable.struct_size + message.struct_size + subscribe.struct_size + delivery.struct_size;
     total += result.struct_size + listener.struct_size + protocol_host.struct_size + protocol_vtable.struct_size;

@@ -123,6 +123,52 @@ typedef struct ferry_listener_spec {
     const char *description;
 } ferry_listener_spec;
 
+/* ---- ABI 1.1: topics, queue snapshots ---------------------------------------------------------------------- */
+
+/*
+ * A topic (RocketMQ style) is a named set of queues. Queue i of topic T is the ordinary kernel queue named
+ * "T" FERRY_TOPIC_QUEUE_SEPARATOR "i" (e.g. "orders:3"), durable, used with publish / pull / commit_offset like any
+ * queue. Topic names must not contain the separator. Topic metadata lives in storage beside the data.
+ */
+#define FERRY_TOPIC_QUEUE_SEPARATOR ":"
+
+/* Topic permission bits (the same values as RocketMQ's). */
+#define FERRY_TOPIC_PERM_INHERIT (1u << 0)
+#define FERRY_TOPIC_PERM_WRITE (1u << 1)
+#define FERRY_TOPIC_PERM_READ (1u << 2)
+
+/* topic_declare flags. */
+#define FERRY_TOPIC_CREATE_ONLY (1u << 0) /* FERRY_E_ALREADY_EXISTS when the topic exists (no update) */
+
+/* Topic flags (ferry_topic_info.flags). */
+#define FERRY_TOPIC_ORDERED (1u << 0) /* the topic was created for ordered messages (informational) */
+#define FERRY_TOPIC_SYSTEM (1u << 1)  /* created by a plugin for its own use (retry, dead-letter, scheduling, ...) */
+
+typedef struct ferry_topic_info {
+    uint32_t struct_size;
+    const char *name; /* borrowed for the call, in both directions */
+    size_t name_len;
+    uint32_t read_queues;  /* queues consumers read: indexes 0 .. read_queues-1 */
+    uint32_t write_queues; /* queues producers write: indexes 0 .. write_queues-1 */
+    uint32_t perm;         /* FERRY_TOPIC_PERM_* */
+    uint32_t flags;        /* FERRY_TOPIC_* */
+} ferry_topic_info;
+
+/* Called once per topic; topic borrowed for the call. A non-zero return stops the listing. */
+typedef int32_t (*ferry_topic_sink)(void *sink_ctx, const ferry_topic_info *topic);
+
+/* A snapshot of one queue's state, filled by queue_info. */
+typedef struct ferry_queue_info {
+    uint32_t struct_size; /* set by the caller */
+    uint32_t flags;       /* FERRY_QUEUE_DURABLE, ... as declared */
+    uint64_t id;          /* the kernel's queue id: unique for the life of the data directory, never reused */
+    uint64_t low;         /* lowest offset still stored */
+    uint64_t next;        /* offset the next message gets */
+    uint64_t ready;       /* lease consumption: messages ready */
+    uint64_t unacked;     /* lease consumption: delivered, not yet acked */
+    uint64_t consumers;   /* lease subscriptions */
+} ferry_queue_info;
+
 /*
  * Services the kernel offers protocol plugins. Kernel-owned, valid for the life of the process.
  */
@@ -173,6 +219,52 @@ typedef struct ferry_protocol_host {
                          uint32_t wait_ms);
     ferry_status (*commit_offset)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len,
                                   const char *group, size_t group_len, uint64_t offset);
+
+    /* ==== ABI 1.1 ==== */
+    /* Functions taking `void *ctx` take base->ctx; they may be called from any thread, also outside hooks. */
+
+    /* ---- connections beyond the current one ---- */
+    /* This connection's kernel id: unique for the life of the process, never 0. */
+    uint64_t (*conn_id)(ferry_conn *conn);
+    /* Asks for on_wake(session, token) on connection conn_id's thread, after whatever hook runs there now. Wakes
+       are not merged: each call gets its own on_wake. FERRY_E_NOT_FOUND when the connection is closed (or belongs
+       to another plugin). The plugin passes data alongside in its own thread-safe state. */
+    ferry_status (*wake)(void *ctx, uint64_t conn_id, uint64_t token);
+    /* Opens an outbound TCP connection to address ("host:port"). The outcome is one on_connect(instance, ..., tag)
+       call: with a connection (then the usual hooks follow) or with the failure. */
+    ferry_status (*connect)(void *ctx, const char *address, size_t address_len, uint64_t tag);
+    /* One-shot instance timer: on_instance_timer(instance, timer_id) after delay_ms, on a kernel thread that is
+       not any connection's. Setting an existing id re-arms it. */
+    ferry_status (*set_instance_timer)(void *ctx, uint64_t timer_id, uint32_t delay_ms);
+    /* The bound "host:port" of the plugin's listeners[listener_index] (the real port when 0 was asked), NUL-
+       terminated into buf (caller-owned). FERRY_E_NOT_FOUND when that listener is off. Valid once init returned. */
+    ferry_status (*listener_address)(void *ctx, uint32_t listener_index, char *buf, size_t cap);
+
+    /* ---- topics (synchronous; the metadata write reaches storage before any later write) ---- */
+    /* Creates the topic and its durable queues, or updates its queue counts, perm and flags (growing creates the
+       missing queues; shrinking keeps the queues and their messages). FERRY_E_INVALID_ARGUMENT for a bad name or
+       a count of 0 or above 1024. */
+    ferry_status (*topic_declare)(void *ctx, const ferry_topic_info *topic, uint32_t flags);
+    /* Deletes the topic and its queues (messages and offsets included). FERRY_E_NOT_FOUND when absent. */
+    ferry_status (*topic_delete)(void *ctx, const char *name, size_t name_len);
+    /* sink(topic) for the named topic; FERRY_E_NOT_FOUND when absent. */
+    ferry_status (*topic_get)(void *ctx, const char *name, size_t name_len, ferry_topic_sink sink, void *sink_ctx);
+    /* sink(topic) for every topic, in name order. */
+    ferry_status (*topic_list)(void *ctx, ferry_topic_sink sink, void *sink_ctx);
+
+    /* ---- queue state ---- */
+    /* Synchronous snapshot (in memory, no storage access). out: caller-owned, struct_size set by the caller.
+       FERRY_E_NOT_FOUND when the queue does not exist. */
+    ferry_status (*queue_info)(void *ctx, const char *name, size_t name_len, ferry_queue_info *out);
+    /* The name of the queue with this id, NUL-terminated into name_buf (caller-owned); FERRY_E_NOT_FOUND. */
+    ferry_status (*queue_name)(void *ctx, uint64_t queue_id, char *name_buf, size_t cap, size_t *name_len);
+    /* Result: offset = the group's committed offset; status FERRY_E_NOT_FOUND when the group never committed. */
+    ferry_status (*offset_get)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len,
+                               const char *group, size_t group_len);
+    /* Result: offset = the first offset whose store time is >= time_ms (next when none is);
+       FERRY_E_UNSUPPORTED when the storage plugin has no time index. */
+    ferry_status (*seek_time)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len,
+                              uint64_t time_ms);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {
@@ -198,6 +290,19 @@ typedef struct ferry_protocol_vtable {
     void (*on_close)(ferry_session *session, int32_t reason);
     /* Broker shutdown, after every connection is closed. May be NULL. */
     void (*shutdown)(ferry_protocol *instance);
+
+    /* ==== ABI 1.1; each may be NULL (the matching host service is then refused with FERRY_E_UNSUPPORTED) ==== */
+    /* A host->wake for this connection. */
+    void (*on_wake)(ferry_session *session, uint64_t token);
+    /*
+     * The outcome of host->connect(tag). Success: conn is the new connection, status FERRY_OK; fill *session_out
+     * (a non-OK return closes it; on_close does not follow then). Failure: conn and session_out are NULL, status
+     * says why and text (borrowed, may be NULL) how. Runs on the connection's thread (failure: a kernel thread).
+     */
+    ferry_status (*on_connect)(ferry_protocol *instance, ferry_conn *conn, uint64_t tag, ferry_status status,
+                               const char *text, ferry_session **session_out);
+    /* A host->set_instance_timer fired. Must not block: it shares its thread with the kernel's other timers. */
+    void (*on_instance_timer)(ferry_protocol *instance, uint64_t timer_id);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

@@ -4,6 +4,7 @@
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
 #include "queue/QueueRegistry.h"
+#include "queue/TopicRegistry.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 
@@ -37,6 +38,7 @@ struct Broker::Impl {
     std::unique_ptr<StorageEngine> storage;
     std::unique_ptr<Scheduler> scheduler;
     std::unique_ptr<QueueRegistry> queues;
+    std::unique_ptr<TopicRegistry> topics;
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
@@ -85,13 +87,19 @@ bool Broker::start(std::string *error)
         *error = "restoring queues from storage failed: " + *error;
         return false;
     }
+    d.topics = std::make_unique<TopicRegistry>(*d.storage, *d.queues);
+    if (!d.topics->restore(error)) {
+        *error = "restoring topics from storage failed: " + *error;
+        return false;
+    }
 
     // 3. Protocol host services and the network.
     d.protocolHost.struct_size = sizeof d.protocolHost;
     fillConnectionServices(&d.protocolHost);
-    fillQueueServices(&d.protocolHost, d.queues.get());
     d.network = std::make_unique<NetworkServer>(d.settings.network, &d.protocolHost);
     d.network->start();
+    fillKernelServices(&d.protocolHost,
+                       KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -104,6 +112,7 @@ bool Broker::start(std::string *error)
         // copied per plugin. It lives for the process, as the ABI promises (plugins are never unloaded).
         auto *table = new ferry_protocol_host(d.protocolHost);
         table->base = plugin->host;
+        registerProtocolPlugin(plugin.get());
         const ferry_status st = plugin->protocol.init(table, &instance, err, sizeof err);
         if (st != FERRY_OK) {
             *error = "protocol plugin '" + plugin->name + "' failed to initialise: " + err + " (status " +
@@ -111,6 +120,7 @@ bool Broker::start(std::string *error)
             return false;
         }
         d.protocols.emplace_back(plugin.get(), instance);
+        setProtocolInstance(plugin.get(), instance);
         for (size_t i = 0; i < plugin->listeners.size(); ++i) {
             const ferry_listener_spec &spec = plugin->listeners[i];
             const std::string key = plugin->name + "." + spec.config_key;
@@ -124,6 +134,8 @@ bool Broker::start(std::string *error)
                 return false;
         }
     }
+    for (const auto &[plugin, instance] : d.protocols)
+        setProtocolListenersOpen(plugin);
     for (const auto &[key, address] : d.network->boundAddresses())
         log()->info("listening {} {}", key, address);
     return true;
@@ -138,17 +150,19 @@ void Broker::stop()
         d.network->stopAccepting();
         d.network->stop();
     }
+    // No timer may fire into a plugin once it was shut down: the scheduler thread is joined first.
+    if (d.scheduler)
+        d.scheduler->stop();
     for (auto &[plugin, instance] : d.protocols)
         if (plugin->protocol.shutdown)
             plugin->protocol.shutdown(instance);
     d.protocols.clear();
-    clearQueueServices();
-    if (d.scheduler)
-        d.scheduler->stop();
+    clearKernelServices();
     if (d.storage)
         d.storage->close();
     d.network.reset();
     d.started = false;
+    d.topics.reset();
     d.storage.reset();
 }
 

@@ -1,19 +1,55 @@
 #include "broker/ProtocolServices.h"
 
+#include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
 #include "queue/ConnectionLink.h"
 #include "queue/QueueRegistry.h"
+#include "queue/TopicRegistry.h"
+#include "sched/Scheduler.h"
+#include "storage/StorageEngine.h"
+
+#include <ferry/sdk.hpp>
 
 #include <atomic>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ferry {
 
 namespace {
 
 std::atomic<QueueRegistry *> g_registry{nullptr};
+
+// The rest of the broker for the ABI 1.1 services. Written by fill/clear on the main thread while no plugin runs
+// (before init, after every connection closed), read by services.
+KernelServices g_services;
+std::atomic<bool> g_servicesBound{false};
+
+// One protocol plugin, found by its host ctx.
+struct ProtocolEntry {
+    const LoadedPlugin *plugin = nullptr;
+    std::atomic<ferry_protocol *> instance{nullptr};
+    std::atomic<bool> listenersOpen{false};
+    std::mutex timerMutex;
+    std::map<uint64_t, uint64_t> timers; // plugin timer id -> generation of the armed scheduler callback
+    uint64_t nextGeneration = 1;
+};
+std::mutex g_entriesMutex;
+std::vector<std::shared_ptr<ProtocolEntry>> g_entries;
+
+std::shared_ptr<ProtocolEntry> entryFor(void *ctx)
+{
+    std::lock_guard lock(g_entriesMutex);
+    for (const auto &e : g_entries)
+        if (e->plugin->host != nullptr && e->plugin->host->ctx == ctx)
+            return e;
+    return nullptr;
+}
 std::atomic<uint64_t> g_nextSubscriptionId{1};
 
 // Kernel-core state of one connection. Touched only on the connection's thread.
@@ -266,10 +302,287 @@ ferry_status commitOffset(ferry_conn *conn, uint64_t correlationId, const char *
     return FERRY_OK;
 }
 
+// ---- ABI 1.1: queue state, offsets, time search ---------------------------------------------------------------
+
+ferry_status queueInfo(void *, const char *name, size_t nameLen, ferry_queue_info *out)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    if (out == nullptr || out->struct_size == 0)
+        return FERRY_E_INVALID_ARGUMENT;
+    QueuePtr q = registry->find(text(name, nameLen));
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    ferry_queue_info info{};
+    info.struct_size = out->struct_size;
+    info.flags = q->flags() & 0xFFFFu; // the ABI's FERRY_QUEUE_* bits only
+    info.id = q->id();
+    info.low = q->low();
+    info.next = q->next();
+    const QueueCounts c = q->counts();
+    info.ready = c.ready;
+    info.unacked = c.unacked;
+    info.consumers = c.consumers;
+    std::memcpy(out, &info, std::min<size_t>(out->struct_size, sizeof info));
+    return FERRY_OK;
+}
+
+ferry_status queueName(void *, uint64_t queueId, char *buf, size_t cap, size_t *nameLen)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    QueuePtr q = registry->findById(queueId);
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    if (nameLen)
+        *nameLen = q->name().size();
+    if (buf == nullptr || cap == 0)
+        return q->name().empty() ? FERRY_OK : FERRY_E_TOO_LARGE;
+    const size_t n = std::min(cap - 1, q->name().size());
+    std::memcpy(buf, q->name().data(), n);
+    buf[n] = '\0';
+    return n == q->name().size() ? FERRY_OK : FERRY_E_TOO_LARGE;
+}
+
+ferry_status offsetGet(ferry_conn *conn, uint64_t correlationId, const char *queue, size_t queueLen, const char *group,
+                       size_t groupLen)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    if (groupLen == 0)
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionState &state = stateOf(conn);
+    QueuePtr q = findQueue(state, *registry, text(queue, queueLen));
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    q->committedOffset(text(group, groupLen), [link = state.link, correlationId](ferry_status st, uint64_t offset) {
+        postResult(link, correlationId, st, st == FERRY_E_NOT_FOUND ? "the group has no committed offset" : "",
+                   offset);
+    });
+    return FERRY_OK;
+}
+
+ferry_status seekTime(ferry_conn *conn, uint64_t correlationId, const char *queue, size_t queueLen, uint64_t timeMs)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry || !g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    ConnectionState &state = stateOf(conn);
+    QueuePtr q = findQueue(state, *registry, text(queue, queueLen));
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    if (!q->durable()) // transient queues keep no time index; answer from their bounds
+        return postResult(state.link, correlationId, FERRY_OK, {}, timeMs == 0 ? q->low() : q->next()), FERRY_OK;
+    auto offset = std::make_shared<uint64_t>(0);
+    const uint64_t queueId = q->id();
+    g_services.storage->submit(
+        [queueId, timeMs, offset](StorageSession &s) {
+            if (s.vt().seek_time == nullptr)
+                return FERRY_E_UNSUPPORTED;
+            return s.vt().seek_time(s.storage(), queueId, timeMs, offset.get(), s.errBuf(), s.errCap());
+        },
+        [link = state.link, correlationId, offset](ferry_status st, const std::string &err) {
+            postResult(link, correlationId, st, err, *offset);
+        },
+        false);
+    return FERRY_OK;
+}
+
+// ---- ABI 1.1: topics ----------------------------------------------------------------------------------------------
+
+void fillTopicInfo(const TopicConfig &t, ferry_topic_info *out)
+{
+    *out = ferry_topic_info{};
+    out->struct_size = sizeof *out;
+    out->name = t.name.data();
+    out->name_len = t.name.size();
+    out->read_queues = t.readQueues;
+    out->write_queues = t.writeQueues;
+    out->perm = t.perm;
+    out->flags = t.flags;
+}
+
+ferry_status topicDeclare(void *ctx, const ferry_topic_info *topicIn, uint32_t flags)
+{
+    if (!g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (topicIn == nullptr || (topicIn->name == nullptr && topicIn->name_len > 0))
+        return FERRY_E_INVALID_ARGUMENT;
+    const ferry_topic_info topic = sdk::copy_struct(topicIn);
+    TopicConfig config;
+    config.name = text(topic.name, topic.name_len);
+    config.readQueues = topic.read_queues;
+    config.writeQueues = topic.write_queues;
+    config.perm = topic.perm;
+    config.flags = topic.flags;
+    std::string error;
+    const ferry_status st = g_services.topics->declare(config, flags, &error);
+    if (st != FERRY_OK) {
+        auto e = entryFor(ctx);
+        const ferry_host *host = e ? e->plugin->host : nullptr;
+        if (host && st != FERRY_E_ALREADY_EXISTS)
+            host->log(host->ctx, FERRY_LOG_DEBUG, error.data(), error.size());
+    }
+    return st;
+}
+
+ferry_status topicDelete(void *, const char *name, size_t nameLen)
+{
+    if (!g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    std::string error;
+    return g_services.topics->remove(text(name, nameLen), &error);
+}
+
+ferry_status topicGet(void *, const char *name, size_t nameLen, ferry_topic_sink sink, void *sinkCtx)
+{
+    if (!g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (sink == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    const auto t = g_services.topics->find(text(name, nameLen));
+    if (!t)
+        return FERRY_E_NOT_FOUND;
+    ferry_topic_info info;
+    fillTopicInfo(*t, &info);
+    sink(sinkCtx, &info);
+    return FERRY_OK;
+}
+
+ferry_status topicList(void *, ferry_topic_sink sink, void *sinkCtx)
+{
+    if (!g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (sink == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    for (const TopicConfig &t : g_services.topics->list()) {
+        ferry_topic_info info;
+        fillTopicInfo(t, &info);
+        if (sink(sinkCtx, &info) != 0)
+            break;
+    }
+    return FERRY_OK;
+}
+
+// ---- ABI 1.1: instance services ---------------------------------------------------------------------------------
+
+ferry_status wake(void *ctx, uint64_t connId, uint64_t token)
+{
+    auto e = entryFor(ctx);
+    if (!e || !g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (e->plugin->protocol.on_wake == nullptr)
+        return FERRY_E_UNSUPPORTED;
+    return g_services.network->wake(connId, e->plugin, token) ? FERRY_OK : FERRY_E_NOT_FOUND;
+}
+
+ferry_status connectOut(void *ctx, const char *address, size_t addressLen, uint64_t tag)
+{
+    auto e = entryFor(ctx);
+    if (!e || !g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (e->plugin->protocol.on_connect == nullptr)
+        return FERRY_E_UNSUPPORTED;
+    ferry_protocol *instance = e->instance.load();
+    if (instance == nullptr)
+        return FERRY_E_BUSY; // still inside init
+    ListenerSpec spec{text(address, addressLen), e->plugin, instance, UINT32_MAX,
+                      e->plugin->name + " outbound " + std::to_string(tag)};
+    spec.connectTag = tag;
+    g_services.network->connect(std::move(spec));
+    return FERRY_OK;
+}
+
+void fireInstanceTimer(const std::weak_ptr<ProtocolEntry> &weak, uint64_t timerId, uint64_t generation)
+{
+    auto e = weak.lock();
+    if (!e || !g_servicesBound.load())
+        return;
+    {
+        std::lock_guard lock(e->timerMutex);
+        auto it = e->timers.find(timerId);
+        if (it == e->timers.end() || it->second != generation)
+            return; // re-armed or dropped meanwhile
+        e->timers.erase(it);
+    }
+    ferry_protocol *instance = e->instance.load();
+    if (instance != nullptr && e->plugin->protocol.on_instance_timer != nullptr)
+        e->plugin->protocol.on_instance_timer(instance, timerId);
+}
+
+ferry_status setInstanceTimer(void *ctx, uint64_t timerId, uint32_t delayMs)
+{
+    auto e = entryFor(ctx);
+    if (!e || !g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (e->plugin->protocol.on_instance_timer == nullptr)
+        return FERRY_E_UNSUPPORTED;
+    uint64_t generation;
+    {
+        std::lock_guard lock(e->timerMutex);
+        generation = e->nextGeneration++;
+        e->timers[timerId] = generation;
+    }
+    std::weak_ptr<ProtocolEntry> weak = e;
+    g_services.scheduler->after(delayMs, [weak, timerId, generation] { fireInstanceTimer(weak, timerId, generation); });
+    return FERRY_OK;
+}
+
+ferry_status listenerAddress(void *ctx, uint32_t index, char *buf, size_t cap)
+{
+    auto e = entryFor(ctx);
+    if (!e || !g_servicesBound.load())
+        return FERRY_E_CLOSED;
+    if (index >= e->plugin->listeners.size())
+        return FERRY_E_INVALID_ARGUMENT;
+    if (!e->listenersOpen.load())
+        return FERRY_E_BUSY;
+    const std::string key = e->plugin->name + "." + e->plugin->listeners[index].config_key;
+    for (const auto &[configKey, address] : g_services.network->boundAddresses()) {
+        if (configKey != key)
+            continue;
+        if (buf == nullptr || cap <= address.size())
+            return FERRY_E_TOO_LARGE;
+        std::memcpy(buf, address.c_str(), address.size() + 1);
+        return FERRY_OK;
+    }
+    return FERRY_E_NOT_FOUND;
+}
+
 } // namespace
 
-void fillQueueServices(ferry_protocol_host *table, QueueRegistry *registry)
+void registerProtocolPlugin(const LoadedPlugin *plugin)
 {
+    auto e = std::make_shared<ProtocolEntry>();
+    e->plugin = plugin;
+    std::lock_guard lock(g_entriesMutex);
+    g_entries.push_back(std::move(e));
+}
+
+void setProtocolInstance(const LoadedPlugin *plugin, ferry_protocol *instance)
+{
+    std::lock_guard lock(g_entriesMutex);
+    for (const auto &e : g_entries)
+        if (e->plugin == plugin)
+            e->instance.store(instance);
+}
+
+void setProtocolListenersOpen(const LoadedPlugin *plugin)
+{
+    std::lock_guard lock(g_entriesMutex);
+    for (const auto &e : g_entries)
+        if (e->plugin == plugin)
+            e->listenersOpen.store(true);
+}
+
+void fillKernelServices(ferry_protocol_host *table, const KernelServices &services)
+{
+    g_services = services;
+    g_servicesBound.store(true);
+    QueueRegistry *registry = services.queues;
     g_registry.store(registry);
     table->queue_declare = queueDeclare;
     table->queue_delete = queueDelete;
@@ -280,8 +593,26 @@ void fillQueueServices(ferry_protocol_host *table, QueueRegistry *registry)
     table->nack = nack;
     table->pull = pull;
     table->commit_offset = commitOffset;
+    table->wake = wake;
+    table->connect = connectOut;
+    table->set_instance_timer = setInstanceTimer;
+    table->listener_address = listenerAddress;
+    table->topic_declare = topicDeclare;
+    table->topic_delete = topicDelete;
+    table->topic_get = topicGet;
+    table->topic_list = topicList;
+    table->queue_info = queueInfo;
+    table->queue_name = queueName;
+    table->offset_get = offsetGet;
+    table->seek_time = seekTime;
 }
 
-void clearQueueServices() { g_registry.store(nullptr); }
+void clearKernelServices()
+{
+    g_registry.store(nullptr);
+    g_servicesBound.store(false);
+    std::lock_guard lock(g_entriesMutex);
+    g_entries.clear();
+}
 
 } // namespace ferry

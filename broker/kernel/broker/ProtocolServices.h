@@ -1,22 +1,42 @@
-// ProtocolServices: the queue members of the ferry_protocol_host table (declare, publish, subscribe, ack, pull,
-// commit offsets), implemented over the QueueRegistry. The connection members come from the network layer
-// (fillConnectionServices).
+// ProtocolServices: the kernel-core members of the ferry_protocol_host table: queues (declare, publish, subscribe,
+// ack, pull, commit offsets, state), topics, and the ABI 1.1 instance services (wake another connection, outbound
+// connections, instance timers, listener addresses). The per-connection members (write, close, timers, peer address,
+// conn_id) come from the network layer (fillConnectionServices).
 //
-// Contract (ferry_protocol.h): these functions are called on a connection's thread from inside one of its hooks;
-// they never call a hook themselves; results and deliveries are posted to the connection (ConnectionLink) and arrive
-// after the current hook returns. Per-connection state (subscriptions, a queue-name cache so the hot path takes no
-// lock beyond the queue's) hangs off Connection::coreState and is released by a close hook.
+// Contract (ferry_protocol.h): members taking a ferry_conn are called on that connection's thread from inside one of
+// its hooks; they never call a hook themselves; results and deliveries are posted to the connection (ConnectionLink)
+// and arrive after the current hook returns. Members taking `void *ctx` (the plugin's ferry_host ctx) may be called
+// from any thread. Per-connection state (subscriptions, a queue-name cache so the hot path takes no lock beyond the
+// queue's) hangs off Connection::coreState and is released by a close hook.
 #pragma once
 
 #include <ferry/ferry_protocol.h>
 
 namespace ferry {
 
+class NetworkServer;
 class QueueRegistry;
+class Scheduler;
+class StorageEngine;
+class TopicRegistry;
+struct LoadedPlugin;
 
-// Binds the services to a registry (one broker per process) and fills the queue members of table.
-void fillQueueServices(ferry_protocol_host *table, QueueRegistry *registry);
-// Unbinds (broker stop). Calls made afterwards return FERRY_E_CLOSED.
-void clearQueueServices();
+struct KernelServices {
+    QueueRegistry *queues = nullptr;
+    TopicRegistry *topics = nullptr;
+    StorageEngine *storage = nullptr;
+    NetworkServer *network = nullptr;
+    Scheduler *scheduler = nullptr;
+};
+
+// Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.
+void fillKernelServices(ferry_protocol_host *table, const KernelServices &services);
+// A protocol plugin about to be initialised: its host ctx is bound to it so instance services can find it.
+void registerProtocolPlugin(const LoadedPlugin *plugin);
+// After init returned the instance; after its listeners opened (listener_address answers from then on).
+void setProtocolInstance(const LoadedPlugin *plugin, ferry_protocol *instance);
+void setProtocolListenersOpen(const LoadedPlugin *plugin);
+// Unbinds (broker stop): instance timers are dropped; calls made afterwards return FERRY_E_CLOSED.
+void clearKernelServices();
 
 } // namespace ferry

@@ -59,6 +59,11 @@ ferry_status hostPeerAddress(ferry_conn *conn, char *buf, size_t cap)
     return connection != nullptr ? connection->servicePeerAddress(buf, cap) : FERRY_E_INVALID_ARGUMENT;
 }
 
+uint64_t hostConnId(ferry_conn *conn)
+{
+    return conn != nullptr ? Connection::fromHandle(conn)->id() : 0;
+}
+
 } // namespace
 
 void fillConnectionServices(ferry_protocol_host *table)
@@ -70,6 +75,7 @@ void fillConnectionServices(ferry_protocol_host *table)
     table->set_timer = &hostSetTimer;
     table->cancel_timer = &hostCancelTimer;
     table->peer_address = &hostPeerAddress;
+    table->conn_id = &hostConnId;
 }
 
 } // namespace ferry

@@ -2,8 +2,10 @@
 
 #include "net/NetLog.h"
 #include "net/TcpConnection.h"
+#include "plugin/PluginHost.h"
 
 #include <QTcpSocket>
+#include <QTimer>
 
 #include <vector>
 
@@ -32,6 +34,80 @@ void IoWorker::adopt(qintptr descriptor, std::shared_ptr<const ListenerSpec> lis
     auto *connection = new TcpConnection(this, context_, std::move(listener), socket);
     connections_.insert(connection);
     connection->open();
+}
+
+namespace {
+// "host:port" or "[v6]:port" -> (host, port); false when malformed.
+bool splitHostPort(const std::string &text, QString *host, quint16 *port)
+{
+    std::string h, p;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return false;
+        h = text.substr(1, close - 1);
+        p = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0)
+            return false;
+        h = text.substr(0, colon);
+        p = text.substr(colon + 1);
+    }
+    bool ok = false;
+    const uint value = QString::fromStdString(p).toUInt(&ok);
+    if (!ok || value == 0 || value > 65535)
+        return false;
+    *host = QString::fromStdString(h);
+    *port = static_cast<quint16>(value);
+    return true;
+}
+
+constexpr int kConnectTimeoutMs = 10000;
+} // namespace
+
+void IoWorker::connectOut(std::shared_ptr<const ListenerSpec> listener)
+{
+    const auto fail = [listener](ferry_status status, const std::string &why) {
+        logger()->info("{}: connecting to {} failed: {}", listener->configKey, listener->address, why);
+        if (const auto onConnect = listener->plugin->protocol.on_connect)
+            onConnect(listener->instance, nullptr, listener->connectTag, status, why.c_str(), nullptr);
+    };
+    if (stopping_)
+        return fail(FERRY_E_CLOSED, "the broker is stopping");
+    QString host;
+    quint16 port = 0;
+    if (!splitHostPort(listener->address, &host, &port))
+        return fail(FERRY_E_INVALID_ARGUMENT, "invalid address '" + listener->address + "' (expected host:port)");
+
+    auto *socket = new QTcpSocket();
+    auto *timer = new QTimer(socket);
+    timer->setSingleShot(true);
+    // Exactly one of connected / error / timeout settles the attempt; settling disconnects the others.
+    auto settle = [this, socket, timer, listener, fail](bool connected, const std::string &why) {
+        timer->stop();
+        QObject::disconnect(socket, nullptr, this, nullptr);
+        QObject::disconnect(timer, nullptr, this, nullptr);
+        if (connected && !stopping_) {
+            delete timer;
+            auto *connection = new TcpConnection(this, context_, listener, socket);
+            connections_.insert(connection);
+            connection->open();
+            return;
+        }
+        socket->abort();
+        socket->deleteLater();
+        fail(connected ? FERRY_E_CLOSED : (why.find("refused") != std::string::npos ? FERRY_E_IO : FERRY_E_IO),
+             connected ? "the broker is stopping" : why);
+    };
+    QObject::connect(socket, &QTcpSocket::connected, this, [settle] { settle(true, {}); });
+    QObject::connect(socket, &QTcpSocket::errorOccurred, this, [settle, socket](QAbstractSocket::SocketError) {
+        settle(false, socket->errorString().toStdString());
+    });
+    QObject::connect(timer, &QTimer::timeout, this,
+                     [settle] { settle(false, "no answer within " + std::to_string(kConnectTimeoutMs) + " ms"); });
+    timer->start(kConnectTimeoutMs);
+    socket->connectToHost(host, port);
 }
 
 void IoWorker::closeAll()

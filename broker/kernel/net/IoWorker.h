@@ -30,6 +30,9 @@ public:
     int index() const { return index_; }
     // A connection accepted for `listener`: wrap it and call on_open. After closeAll() it is closed at once.
     void adopt(qintptr descriptor, std::shared_ptr<const ListenerSpec> listener);
+    // An outbound connection (listener->outbound): connects the socket, then wraps it and calls on_connect; any
+    // failure is reported through on_connect without a connection.
+    void connectOut(std::shared_ptr<const ListenerSpec> listener);
     // Closes every connection of this thread (on_close(FERRY_CLOSE_SHUTDOWN)) and refuses later adoptions.
     void closeAll();
     // Called by a connection when it has finalized.

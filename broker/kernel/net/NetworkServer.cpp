@@ -154,6 +154,10 @@ struct NetworkServer::Impl {
     bool accepting = false;
     bool stopped = false;
 
+    // Guards posting outbound connects to the workers against stop() tearing them down.
+    std::mutex connectMutex;
+    bool connectsRefused = false;
+
     mutable std::mutex boundMutex;
     std::vector<std::pair<std::string, std::string>> bound;
 };
@@ -265,6 +269,10 @@ void NetworkServer::stop()
     if (!impl_->started || impl_->stopped)
         return;
     stopAccepting();
+    {
+        std::lock_guard lock(impl_->connectMutex);
+        impl_->connectsRefused = true;
+    }
     impl_->stopped = true;
     // Descriptors accepted before stopAccepting() returned were queued to their workers before the calls below, so
     // each worker adopts them first and closes them with the rest (event order on one thread is FIFO).
@@ -278,6 +286,33 @@ void NetworkServer::stop()
     impl_->threads.clear();
     impl_->workers.clear(); // deleted on their threads as those finished
     net::logger()->debug("network: stopped; {} connections left", impl_->context->connectionCount.load());
+}
+
+void NetworkServer::connect(ListenerSpec spec)
+{
+    spec.outbound = true;
+    auto listener = std::make_shared<const ListenerSpec>(std::move(spec));
+    std::unique_lock lock(impl_->connectMutex);
+    if (!impl_->started || impl_->connectsRefused || impl_->workers.empty()) {
+        lock.unlock();
+        if (const auto onConnect = listener->plugin->protocol.on_connect)
+            onConnect(listener->instance, nullptr, listener->connectTag, FERRY_E_CLOSED, "the broker is stopping",
+                      nullptr);
+        return;
+    }
+    const size_t index = impl_->nextWorker.fetch_add(1, std::memory_order_relaxed) % impl_->workers.size();
+    net::IoWorker *worker = impl_->workers[index];
+    QMetaObject::invokeMethod(worker, [worker, listener] { worker->connectOut(listener); }, Qt::QueuedConnection);
+}
+
+bool NetworkServer::wake(uint64_t connId, const LoadedPlugin *plugin, uint64_t token)
+{
+    std::lock_guard lock(impl_->context->registryMutex);
+    const auto it = impl_->context->registry.find(connId);
+    if (it == impl_->context->registry.end() || &it->second->plugin() != plugin)
+        return false;
+    it->second->wake(token);
+    return true;
 }
 
 size_t NetworkServer::connectionCount() const

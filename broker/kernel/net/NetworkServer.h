@@ -40,6 +40,8 @@ struct ListenerSpec {
     ferry_protocol *instance;       // from the plugin's init()
     uint32_t listenerIndex;         // index into the plugin's listeners
     std::string configKey;          // "<plugin>.<key>", for log lines
+    bool outbound = false;          // an outbound connection (host->connect): on_connect instead of on_open
+    uint64_t connectTag = 0;        // outbound: the plugin's tag, passed back in on_connect
 };
 
 class NetworkServer {
@@ -59,6 +61,14 @@ public:
     void stop();
 
     size_t connectionCount() const;
+
+    // Outbound connection for spec.plugin (spec.outbound is set here): connects to spec.address ("host:port", host
+    // names resolved asynchronously) on one of the pool's threads, then calls on_connect there with the new
+    // connection, or with the failure (refused, unresolvable, no answer within 10 s, shutting down). Any thread.
+    void connect(ListenerSpec spec);
+    // Runs on_wake(session, token) on connection connId's thread (after the hook running there, if any). false when
+    // no open connection of that plugin has the id. Any thread.
+    bool wake(uint64_t connId, const LoadedPlugin *plugin, uint64_t token);
 
 private:
     struct Impl;

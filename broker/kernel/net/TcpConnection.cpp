@@ -61,6 +61,8 @@ TcpConnection::TcpConnection(IoWorker *worker, std::shared_ptr<ServerContext> co
     QObject::connect(socket_, &QTcpSocket::errorOccurred, this,
                      [this](QAbstractSocket::SocketError error) { onSocketError(error); });
     context_->connectionCount.fetch_add(1, std::memory_order_acq_rel);
+    std::lock_guard lock(context_->registryMutex);
+    context_->registry.emplace(id_, this);
 }
 
 TcpConnection::~TcpConnection() = default;
@@ -72,7 +74,7 @@ const ferry_protocol_vtable &TcpConnection::protocol() const
 
 std::string TcpConnection::describe() const
 {
-    return listener_->plugin->name + " connection " + std::to_string(id_) + " from " + peer_;
+    return listener_->plugin->name + " connection " + std::to_string(id_) + (outbound() ? " to " : " from ") + peer_;
 }
 
 bool TcpConnection::onOwnThread() const
@@ -88,7 +90,11 @@ void TcpConnection::open()
     ferry_status status;
     {
         HookScope scope(*this);
-        status = protocol().on_open(listener_->instance, handle(), listener_->listenerIndex, &session);
+        if (outbound())
+            status = protocol().on_connect(listener_->instance, handle(), listener_->connectTag, FERRY_OK, nullptr,
+                                           &session);
+        else
+            status = protocol().on_open(listener_->instance, handle(), listener_->listenerIndex, &session);
     }
     if (status != FERRY_OK) {
         logger()->info("{}: refused by on_open ({}); closing", describe(), statusName(status));
@@ -338,6 +344,14 @@ void TcpConnection::post(std::function<void()> fn)
         this, [this, fn = std::move(fn)] { runPosted(fn); }, Qt::QueuedConnection);
 }
 
+void TcpConnection::wake(uint64_t token)
+{
+    post([this, token] {
+        if (const auto onWake = protocol().on_wake)
+            onWake(session_, token);
+    });
+}
+
 void TcpConnection::runPosted(const std::function<void()> &fn)
 {
     if (state_ != State::Open)
@@ -450,7 +464,11 @@ void TcpConnection::finalize()
     if (state_ == State::Closed)
         return;
     state_ = State::Closed;
-    acceptPosts_.store(false, std::memory_order_release);
+    {
+        std::lock_guard lock(context_->registryMutex);
+        context_->registry.erase(id_);
+        acceptPosts_.store(false, std::memory_order_release);
+    }
     dropPluginTimers();
     idleTimer_->stop();
     closeFlushTimer_->stop();

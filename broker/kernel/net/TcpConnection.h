@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,11 +33,16 @@ class QTimer;
 namespace ferry::net {
 
 class IoWorker;
+class TcpConnection;
 
 // State shared by the server and all its connections. Outlives every connection (held by shared_ptr).
 struct ServerContext {
     NetworkLimits limits;
     std::atomic<size_t> connectionCount{0};
+    // Every connection not yet finalized, by id, for wake(). A connection removes itself (under the mutex) before it
+    // can be deleted, so a pointer found under the mutex may be posted to while the mutex is held.
+    std::mutex registryMutex;
+    std::unordered_map<uint64_t, TcpConnection *> registry;
 };
 
 class TcpConnection final : public QObject, public Connection {
@@ -51,6 +57,9 @@ public:
     // Shutdown: on_close(FERRY_CLOSE_SHUTDOWN) now (or the reason already decided when it was closing), best-effort
     // flush, socket dropped. Connection thread, never from inside a hook.
     void closeForShutdown();
+    // Runs on_wake(session, token) from the event loop, if the plugin has the hook. Any thread (holds no lock).
+    void wake(uint64_t token);
+    bool outbound() const { return listener_->outbound; }
 
     // ---- ferry::Connection ----
     uint64_t id() const override { return id_; }

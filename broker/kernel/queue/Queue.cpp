@@ -35,8 +35,14 @@ uint64_t wallMs()
 Queue::Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
              Scheduler *scheduler, uint64_t startTimeMs)
     : id_(id), name_(std::move(name)), flags_(flags), storage_(storage), scheduler_(scheduler),
-      startTimeMs_(startTimeMs), next_(next), loadedUpTo_(low)
+      startTimeMs_(startTimeMs), low_(low), next_(next), loadedUpTo_(low)
 {
+}
+
+uint64_t Queue::next() const
+{
+    std::lock_guard lock(mutex_);
+    return next_;
 }
 
 QueueCounts Queue::counts() const

@@ -17,6 +17,7 @@
 
 #include <ferry/ferry_protocol.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -61,6 +62,10 @@ public:
     bool durable() const { return (flags_ & FERRY_QUEUE_DURABLE) != 0; }
     uint32_t flags() const { return flags_; }
     QueueCounts counts() const;
+    // Lowest offset still stored (moved by retention; refreshed after each storage maintenance) and the next offset.
+    uint64_t low() const { return low_.load(std::memory_order_acquire); }
+    void setLow(uint64_t low) { low_.store(low, std::memory_order_release); }
+    uint64_t next() const;
 
     // Appends the message (store time and id set here). done: once the message is stored when the message is
     // persistent and the queue durable, else at once; runs on the storage thread or the caller's thread.
@@ -136,6 +141,7 @@ private:
     Scheduler *const scheduler_;
     const uint64_t startTimeMs_;
 
+    std::atomic<uint64_t> low_;
     mutable std::mutex mutex_;
     bool deleted_ = false;
     uint64_t next_;

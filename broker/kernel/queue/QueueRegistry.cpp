@@ -32,12 +32,25 @@ bool decodeQueueMeta(std::string_view value, uint64_t *id, uint32_t *flags)
 }
 
 // Storage-level flags for a kernel queue: lease-consumed queues keep records until they are acked.
-uint32_t storageFlags(uint32_t) { return FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED; }
+uint32_t storageFlags(uint32_t flags)
+{
+    return (flags & QueueRegistry::kCursorQueue) ? 0u : FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED;
+}
 } // namespace
 
 QueueRegistry::QueueRegistry(StorageEngine &storage, Scheduler &scheduler, uint64_t startTimeMs)
     : storage_(storage), scheduler_(scheduler), startTimeMs_(startTimeMs)
 {
+    // Retention moves low bounds inside the storage plugin: read them back after each maintenance pass.
+    storage_.setAfterMaintain([this](StorageSession &s) {
+        for (const QueuePtr &q : list()) {
+            if (!q->durable() || q->deleted())
+                continue;
+            uint64_t low = 0, next = 0;
+            if (s.queueBounds(q->id(), &low, &next) == FERRY_OK)
+                q->setLow(low);
+        }
+    });
 }
 
 bool QueueRegistry::restore(std::string *error)
@@ -97,8 +110,9 @@ bool QueueRegistry::restore(std::string *error)
         return false;
     std::unique_lock lock(mutex_);
     for (Found &f : found) {
-        byName_[f.name] =
-            std::make_shared<Queue>(f.id, f.name, f.flags, f.low, f.next, &storage_, &scheduler_, startTimeMs_);
+        auto q = std::make_shared<Queue>(f.id, f.name, f.flags, f.low, f.next, &storage_, &scheduler_, startTimeMs_);
+        byName_[f.name] = q;
+        byId_[f.id] = q;
         nextId_ = std::max(nextId_, f.id + 1);
     }
     for (uint64_t id : inStorage)
@@ -134,9 +148,10 @@ void QueueRegistry::declare(const std::string &name, uint32_t flags, DeclareDone
             return;
         }
         const uint64_t id = nextId_++;
-        const uint32_t kept = flags & FERRY_QUEUE_DURABLE;
+        const uint32_t kept = flags & (FERRY_QUEUE_DURABLE | kCursorQueue);
         queue = std::make_shared<Queue>(id, name, kept, 0, 0, &storage_, &scheduler_, startTimeMs_);
         byName_[name] = queue;
+        byId_[id] = queue;
         if (durable) {
             // Submitted under the registry lock: the storage creates the log before any append to it.
             storage_.submit(
@@ -177,6 +192,7 @@ void QueueRegistry::remove(const std::string &name, uint32_t flags, DeleteDone d
             return;
         }
         byName_.erase(it);
+        byId_.erase(queue->id());
         const uint64_t dropped = queue->markDeleted();
         if (queue->durable()) {
             const uint64_t id = queue->id();
@@ -201,6 +217,13 @@ QueuePtr QueueRegistry::find(const std::string &name) const
     std::shared_lock lock(mutex_);
     auto it = byName_.find(name);
     return it == byName_.end() ? nullptr : it->second;
+}
+
+QueuePtr QueueRegistry::findById(uint64_t id) const
+{
+    std::shared_lock lock(mutex_);
+    auto it = byId_.find(id);
+    return it == byId_.end() ? nullptr : it->second;
 }
 
 std::vector<QueuePtr> QueueRegistry::list() const

@@ -23,6 +23,10 @@ public:
     using DeleteDone = std::function<void(ferry_status, uint64_t messagesDropped, const std::string &error)>;
 
     static constexpr size_t kMaxNameBytes = 255;
+    // Kernel-internal declare flag (above the ABI's FERRY_QUEUE_* bits), kept in the queue's metadata: a queue read by
+    // cursor (topic queues). Storage retention removes its records by age and size whether consumed or not; other
+    // queues keep unacked records (FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED).
+    static constexpr uint32_t kCursorQueue = 1u << 16;
 
     QueueRegistry(StorageEngine &storage, Scheduler &scheduler, uint64_t startTimeMs);
 
@@ -36,6 +40,7 @@ public:
     void remove(const std::string &name, uint32_t flags, DeleteDone done);
 
     QueuePtr find(const std::string &name) const;
+    QueuePtr findById(uint64_t id) const;
     std::vector<QueuePtr> list() const;
 
 private:
@@ -44,6 +49,7 @@ private:
     const uint64_t startTimeMs_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, QueuePtr> byName_;
+    std::map<uint64_t, QueuePtr> byId_;
     uint64_t nextId_ = 1;
 };
 

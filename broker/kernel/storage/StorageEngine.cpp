@@ -137,6 +137,7 @@ struct StorageEngine::Impl {
     bool stopping = false;
     std::thread thread;
 
+    std::function<void(StorageSession &)> afterMaintain;
     std::atomic<uint64_t> syncs{0};
     std::atomic<uint64_t> appends{0};
 
@@ -357,6 +358,8 @@ void StorageEngine::Impl::run()
                     plugin.storage.maintain(storage, wallMs(), session->errBuf(), session->errCap());
                 if (st != FERRY_OK)
                     log()->warn("storage '{}': maintenance failed ({}): {}", plugin.name, st, session->error());
+                if (afterMaintain)
+                    afterMaintain(*session);
             }
             nextMaintain = now + std::chrono::milliseconds(settings.maintainIntervalMs);
         }
@@ -367,5 +370,7 @@ void StorageEngine::Impl::run()
             log()->error("storage '{}': final sync failed: {}", plugin.name, error);
     }
 }
+
+void StorageEngine::setAfterMaintain(std::function<void(StorageSession &)> fn) { impl_->afterMaintain = std::move(fn); }
 
 } // namespace ferry

@@ -88,6 +88,10 @@ public:
     // Runs op on the storage thread and waits for it (start-up, admin, tests; never from the storage thread).
     ferry_status call(const Op &op, std::string *error);
 
+    // fn(session) runs on the storage thread after every maintain() (retention may have moved queues' low bounds).
+    // Set once, before open().
+    void setAfterMaintain(std::function<void(StorageSession &)> fn);
+
     // Counters for metrics and benchmarks.
     uint64_t syncCount() const;
     uint64_t appendCount() const;

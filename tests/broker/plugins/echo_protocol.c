@@ -122,6 +122,9 @@ static const ferry_protocol_vtable echo_vtable = {
     echo_on_timer,
     echo_on_close,
     echo_shutdown,
+    NULL, /* on_wake */
+    NULL, /* on_connect */
+    NULL, /* on_instance_timer */
 };
 
 static const ferry_plugin_descriptor echo_descriptor = {

@@ -1,0 +1,915 @@
+// BrokerRole: the broker's request handlers (fact sheet §2.2, §2.3, §2.5). Each handler answers at once from kernel
+// state (topics, queue bounds) or starts kernel calls whose results (on_delivery / on_result, matched by correlation
+// id through a PendingCall) complete the reply later on the same connection.
+#include "BrokerRole.h"
+
+#include "MessageMapping.h"
+#include "RocketPlugin.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace rocket {
+
+namespace {
+
+constexpr size_t kMaxPullBodyBytes = 8u << 20; // a pull reply stays well below the 16 MiB frame limit
+constexpr uint32_t kPullSysFlagCommitOffset = 0x1;
+constexpr uint32_t kPullSysFlagSuspend = 0x2;
+constexpr uint32_t kPullSysFlagSubscription = 0x4;
+
+std::string kernelQueue(const std::string &topic, int64_t queueId)
+{
+    return topic + FERRY_TOPIC_QUEUE_SEPARATOR + std::to_string(queueId);
+}
+
+std::string str(const RemotingCommand &c, std::string_view name)
+{
+    const std::string *v = c.field(name);
+    return v ? *v : std::string();
+}
+
+// A field under its V1 name or, in a V2 header, its one-letter alias.
+const std::string *sendField(const RemotingCommand &c, std::string_view v1, std::string_view v2)
+{
+    if (const std::string *v = c.field(v2))
+        return v;
+    return c.field(v1);
+}
+
+int64_t sendInt(const RemotingCommand &c, std::string_view v1, std::string_view v2, int64_t fallback)
+{
+    const std::string *v = sendField(c, v1, v2);
+    if (!v)
+        return fallback;
+    int64_t out = fallback;
+    const auto r = std::from_chars(v->data(), v->data() + v->size(), out);
+    return r.ec == std::errc() ? out : fallback;
+}
+
+int sendErrorCode(ferry_status st)
+{
+    switch (st) {
+    case FERRY_E_TOO_LARGE: return code::kMessageIllegal;
+    case FERRY_E_NO_SPACE:
+    case FERRY_E_CLOSED: return code::kServiceNotAvailable;
+    case FERRY_E_BUSY: return code::kSystemBusy;
+    case FERRY_E_TIMEOUT: return code::kFlushDiskTimeout;
+    default: return code::kSystemError;
+    }
+}
+
+std::string statusText(const ferry_result &r)
+{
+    return r.text_len ? std::string(r.text, r.text_len) : "kernel status " + std::to_string(r.status);
+}
+
+std::set<std::string> parseTags(const std::string &subString)
+{
+    std::set<std::string> tags;
+    if (subString.empty() || subString == "*")
+        return tags;
+    size_t pos = 0;
+    while (pos <= subString.size()) {
+        size_t bar = subString.find("||", pos);
+        std::string tag = subString.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
+        const auto first = tag.find_first_not_of(" \t");
+        const auto last = tag.find_last_not_of(" \t");
+        if (first != std::string::npos)
+            tags.insert(tag.substr(first, last - first + 1));
+        if (bar == std::string::npos)
+            break;
+        pos = bar + 2;
+    }
+    return tags;
+}
+
+bool tagMatches(const std::set<std::string> &tags, std::string_view tag)
+{
+    return tags.empty() || tags.count(std::string(tag)) > 0;
+}
+
+// Enum fields arrive as names (Java, ali-ons) or ordinals (the C++ client).
+std::string enumName(const QJsonValue &v, std::initializer_list<const char *> names)
+{
+    if (v.isString())
+        return v.toString().toStdString();
+    if (v.isDouble()) {
+        const int i = v.toInt(-1);
+        if (i >= 0 && static_cast<size_t>(i) < names.size())
+            return *(names.begin() + i);
+    }
+    return {};
+}
+
+int64_t jsonInt64(const QJsonValue &v)
+{
+    if (v.isDouble())
+        return static_cast<int64_t>(v.toDouble());
+    if (v.isString()) {
+        const std::string s = v.toString().toStdString();
+        int64_t out = 0;
+        std::from_chars(s.data(), s.data() + s.size(), out);
+        return out;
+    }
+    return 0;
+}
+
+// ---- pending kernel calls -------------------------------------------------------------------------------------------
+
+// Shared state of one send; each publish's PendingCall points at it.
+struct SendState {
+    RemotingCommand response;
+    uint64_t kernelQueueId = 0;
+    int32_t queueId = 0;
+    size_t remaining = 0;
+    ferry_status failure = FERRY_OK;
+    std::string failureText;
+    std::vector<uint64_t> offsets; // in publish order
+};
+
+struct PublishCall final : PendingCall {
+    std::shared_ptr<SendState> state;
+    size_t index = 0;
+
+    void result(Session &s, const ferry_result &r) override
+    {
+        SendState &st = *state;
+        if (r.status != FERRY_OK && st.failure == FERRY_OK) {
+            st.failure = r.status;
+            st.failureText = statusText(r);
+        }
+        st.offsets[index] = r.offset;
+        if (--st.remaining != 0)
+            return;
+        RemotingCommand &resp = st.response;
+        if (st.failure != FERRY_OK) {
+            resp.code = sendErrorCode(st.failure);
+            resp.remark = "storing the message failed: " + st.failureText;
+            s.send(resp);
+            return;
+        }
+        const auto host = s.plugin().storeHost().value_or(HostPort{});
+        std::string ids;
+        for (size_t i = 0; i < st.offsets.size(); ++i) {
+            if (i)
+                ids += ',';
+            ids += encodeOffsetMsgId(host, physicalOffset(st.kernelQueueId, st.offsets[i]));
+        }
+        resp.code = code::kSuccess;
+        resp.set("msgId", ids);
+        resp.set("queueId", static_cast<int64_t>(st.queueId));
+        resp.set("queueOffset", static_cast<int64_t>(*std::min_element(st.offsets.begin(), st.offsets.end())));
+        resp.set("MSG_REGION", std::string("DefaultRegion"));
+        resp.set("TRACE_ON", std::string("true"));
+        s.send(resp);
+    }
+};
+
+// A PULL_MESSAGE: collects the deliveries that pass the tag filter, then replies.
+struct PullCall final : PendingCall {
+    RemotingCommand response;
+    std::string topic;
+    int32_t queueId = 0;
+    uint64_t kernelQueueId = 0;
+    uint64_t requestOffset = 0;
+    std::set<std::string> tags;
+    HostPort storeHost;
+    std::string body;
+    uint32_t matched = 0;
+    uint32_t seen = 0;
+    std::optional<uint64_t> stopAt; // first offset left out because the body was full
+
+    void delivery(Session &, const ferry_delivery &d) override
+    {
+        ++seen;
+        if (stopAt)
+            return;
+        if (!tagMatches(tags, deliveryTag(d)))
+            return;
+        if (matched > 0 && body.size() + d.message->body_len + 256 > kMaxPullBodyBytes) {
+            stopAt = d.offset;
+            return;
+        }
+        appendStoredRecord(d, kernelQueueId, topic, queueId, storeHost, body);
+        ++matched;
+    }
+
+    void result(Session &s, const ferry_result &r) override
+    {
+        if (r.status != FERRY_OK) {
+            response.code = code::kSystemError;
+            response.remark = "pull failed: " + statusText(r);
+            response.set("nextBeginOffset", static_cast<int64_t>(requestOffset));
+            s.send(response);
+            return;
+        }
+        const uint64_t next = stopAt ? *stopAt : r.offset;
+        response.set("nextBeginOffset", static_cast<int64_t>(next));
+        if (matched > 0) {
+            response.code = code::kSuccess;
+            response.body = std::move(body);
+        } else if (seen > 0) {
+            response.code = code::kPullRetryImmediately; // everything read was filtered out
+        } else {
+            response.code = code::kPullNotFound; // long poll ended without a message
+            response.set("nextBeginOffset", static_cast<int64_t>(requestOffset));
+        }
+        s.send(response);
+    }
+};
+
+// Replies with the result's offset in extField `offset`, or with a fixed code on a failure.
+struct OffsetCall final : PendingCall {
+    RemotingCommand response;
+    std::function<void(Session &, RemotingCommand &, const ferry_result &)> finish;
+
+    void result(Session &s, const ferry_result &r) override
+    {
+        finish(s, response, r);
+        s.send(response);
+    }
+};
+
+// GET_EARLIEST_MSG_STORETIME: the store time of the first message read.
+struct StoreTimeCall final : PendingCall {
+    RemotingCommand response;
+    int64_t timestamp = 0;
+
+    void delivery(Session &, const ferry_delivery &d) override
+    {
+        if (timestamp == 0)
+            timestamp = static_cast<int64_t>(d.message->store_time_ms);
+    }
+    void result(Session &s, const ferry_result &r) override
+    {
+        response.code = r.status == FERRY_OK ? code::kSuccess : code::kSystemError;
+        if (r.status != FERRY_OK)
+            response.remark = statusText(r);
+        response.set("timestamp", timestamp);
+        s.send(response);
+    }
+};
+
+// Nothing to reply (oneway commits and the like); failures are logged.
+struct LogOnlyCall final : PendingCall {
+    std::string what;
+    void result(Session &s, const ferry_result &r) override
+    {
+        if (r.status != FERRY_OK)
+            s.plugin().log(FERRY_LOG_WARN, what + " failed: " + statusText(r));
+    }
+};
+
+} // namespace
+
+// ---- BrokerRole -----------------------------------------------------------------------------------------------------
+
+BrokerRole::BrokerRole(Session &session) : s_(session), plugin_(session.plugin()), host_(*session.host()) {}
+
+void BrokerRole::handle(RemotingCommand &request)
+{
+    switch (request.code) {
+    case 10:  // SEND_MESSAGE
+    case 310: // SEND_MESSAGE_V2
+    case 320: // SEND_BATCH_MESSAGE
+    case 324: // SEND_REPLY_MESSAGE
+    case 325: // SEND_REPLY_MESSAGE_V2
+        return sendMessage(request);
+    case 11: return pullMessage(request);
+    case 14: return queryConsumerOffset(request);
+    case 15: return updateConsumerOffset(request);
+    case 17: return updateAndCreateTopic(request);
+    case 21: return getAllTopicConfig(request);
+    case 29: return searchOffsetByTimestamp(request);
+    case 30: return queueOffsetBound(request, true);
+    case 31: return queueOffsetBound(request, false);
+    case 32: return earliestStoreTime(request);
+    case 34: return heartbeat(request);
+    case 35: return unregisterClient(request);
+    case 38: return consumerList(request);
+    case 41: return lockBatch(request);
+    case 42: return unlockBatch(request);
+    case 215: return deleteTopic(request);
+    default:
+        reply(request, code::kRequestCodeNotSupported, std::to_string(request.code) + " request type not supported");
+    }
+}
+
+void BrokerRole::reply(const RemotingCommand &request, int code, std::optional<std::string> remark)
+{
+    if (request.isOneway())
+        return;
+    s_.send(request.response(code, std::move(remark)));
+}
+
+std::optional<ferry_topic_info> BrokerRole::topicOrReply(const RemotingCommand &request, const std::string &topic,
+                                                         std::string *nameStorage)
+{
+    auto info = plugin_.topic(topic, nameStorage);
+    if (!info)
+        reply(request, code::kTopicNotExist, "topic[" + topic + "] not exist, apply first please!");
+    return info;
+}
+
+// SEND_MESSAGE 10 / V2 310 / batch 320 (§2.2).
+void BrokerRole::sendMessage(RemotingCommand &request)
+{
+    const std::string *topicField = sendField(request, "topic", "b");
+    const std::string *groupField = sendField(request, "producerGroup", "a");
+    if (!topicField || topicField->empty() || !groupField) {
+        reply(request, code::kSystemError, "the send header lacks " + std::string(!groupField ? "producerGroup" : "topic"));
+        return;
+    }
+    std::string topic = *topicField;
+    const std::string *batchField = sendField(request, "batch", "m");
+    const bool batch = request.code == 320 || (batchField && *batchField == "true");
+    OutgoingFields fields;
+    fields.flag = static_cast<int32_t>(sendInt(request, "flag", "h", 0));
+    fields.sysFlag = static_cast<int32_t>(sendInt(request, "sysFlag", "f", 0));
+    fields.bornTimestamp = sendInt(request, "bornTimestamp", "g", 0);
+    fields.reconsumeTimes = static_cast<int32_t>(sendInt(request, "reconsumeTimes", "j", 0));
+    if (const std::string *p = sendField(request, "properties", "i"))
+        fields.properties = *p;
+    char peer[128] = {};
+    if (host_.peer_address(s_.conn(), peer, sizeof peer) == FERRY_OK)
+        fields.bornHost = peer;
+    int64_t queueId = sendInt(request, "queueId", "e", -1);
+    const int64_t maxReconsume = sendInt(request, "maxReconsumeTimes", "l", plugin_.settings().maxReconsumeTimes);
+
+    if (request.body.size() > plugin_.settings().maxMessageBytes) {
+        reply(request, code::kMessageIllegal,
+              "the message body size " + std::to_string(request.body.size()) + " exceeds rocket.max_message_bytes = " +
+                  std::to_string(plugin_.settings().maxMessageBytes));
+        return;
+    }
+
+    // A retry-topic send past the reconsume limit goes to the group's dead-letter topic.
+    if (topic.rfind("%RETRY%", 0) == 0 && fields.reconsumeTimes > maxReconsume) {
+        if (batch) {
+            reply(request, code::kMessageIllegal, "a batch cannot be sent to a retry topic");
+            return;
+        }
+        topic = "%DLQ%" + topic.substr(7);
+        plugin_.declareTopic(topic, 1, 1, FERRY_TOPIC_PERM_READ | FERRY_TOPIC_PERM_WRITE, FERRY_TOPIC_SYSTEM);
+        queueId = 0;
+    }
+
+    std::string nameStorage;
+    auto info = plugin_.topic(topic, &nameStorage);
+    if (!info) {
+        const std::string defaultTopic = str(request, request.field("c") ? "c" : "defaultTopic");
+        std::string defaultStorage;
+        auto def = plugin_.settings().autoCreateTopic && !defaultTopic.empty()
+                       ? plugin_.topic(defaultTopic, &defaultStorage)
+                       : std::nullopt;
+        if (!def || !(def->perm & FERRY_TOPIC_PERM_INHERIT)) {
+            reply(request, code::kTopicNotExist, "topic[" + topic + "] not exist, apply first please!");
+            return;
+        }
+        const int64_t wanted = sendInt(request, "defaultTopicQueueNums", "d", 4);
+        const uint32_t queues = static_cast<uint32_t>(std::clamp<int64_t>(wanted, 1, def->write_queues));
+        const ferry_status st =
+            plugin_.declareTopic(topic, queues, queues, FERRY_TOPIC_PERM_READ | FERRY_TOPIC_PERM_WRITE, 0);
+        if (st != FERRY_OK) {
+            reply(request, code::kSystemError, "creating topic " + topic + " failed (status " + std::to_string(st) + ")");
+            return;
+        }
+        plugin_.log(FERRY_LOG_INFO, "auto-created topic " + topic + " with " + std::to_string(queues) + " queues");
+        info = plugin_.topic(topic, &nameStorage);
+        if (!info) {
+            reply(request, code::kSystemError, "topic " + topic + " vanished while being created");
+            return;
+        }
+    }
+    if (!(info->perm & FERRY_TOPIC_PERM_WRITE)) {
+        reply(request, code::kNoPermission, "the topic[" + topic + "] sending message is forbidden");
+        return;
+    }
+    if (queueId < 0)
+        queueId = static_cast<int64_t>(roundRobin_++ % info->write_queues);
+    if (queueId >= static_cast<int64_t>(std::max(info->write_queues, info->read_queues))) {
+        reply(request, code::kSystemError,
+              "request queueId[" + std::to_string(queueId) + "] is illegal, topic:[" + topic +
+                  "] topicConfig.writeQueueNums:[" + std::to_string(info->write_queues) + "]");
+        return;
+    }
+
+    std::vector<BatchItem> items;
+    if (batch) {
+        std::string error;
+        auto decoded = decodeBatch(request.body, &error);
+        if (!decoded || decoded->empty()) {
+            reply(request, code::kMessageIllegal, "malformed batch body: " + (decoded ? "no message" : error));
+            return;
+        }
+        items = std::move(*decoded);
+    }
+
+    const std::string queue = kernelQueue(topic, queueId);
+    ferry_queue_info qinfo{};
+    qinfo.struct_size = sizeof qinfo;
+    if (host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &qinfo) != FERRY_OK) {
+        reply(request, code::kSystemError, "queue " + queue + " is missing");
+        return;
+    }
+
+    auto state = std::make_shared<SendState>();
+    state->response = request.response(code::kSuccess);
+    state->kernelQueueId = qinfo.id;
+    state->queueId = static_cast<int32_t>(queueId);
+    const size_t count = batch ? items.size() : 1;
+    state->remaining = count;
+    state->offsets.assign(count, 0);
+    const bool oneway = request.isOneway();
+    for (size_t i = 0; i < count; ++i) {
+        OutgoingFields f = fields;
+        std::string_view body = request.body;
+        if (batch) {
+            f.flag = items[i].flag;
+            f.properties = items[i].properties;
+            body = items[i].body;
+        }
+        KernelMessage message(f, body);
+        uint64_t correlation = 0;
+        if (!oneway) {
+            auto call = std::make_unique<PublishCall>();
+            call->state = state;
+            call->index = i;
+            correlation = s_.track(std::move(call));
+        }
+        const ferry_status st = host_.publish(s_.conn(), correlation, queue.data(), queue.size(), &message.view(),
+                                              oneway ? FERRY_PUBLISH_NO_RESULT : 0);
+        if (st != FERRY_OK) {
+            if (!oneway) {
+                s_.untrack(correlation);
+                state->remaining -= count - i; // later items are not sent
+                if (state->remaining == 0) {
+                    // Nothing pending: answer now.
+                    reply(request, sendErrorCode(st), "publish refused (status " + std::to_string(st) + ")");
+                } else {
+                    state->failure = st;
+                    state->failureText = "publish refused (status " + std::to_string(st) + ")";
+                }
+            }
+            return;
+        }
+    }
+}
+
+// PULL_MESSAGE 11 (§2.3): the status table, tag filtering and long polling.
+void BrokerRole::pullMessage(RemotingCommand &request)
+{
+    RemotingCommand response = request.response(code::kSuccess);
+    response.set("suggestWhichBrokerId", int64_t(0));
+    const std::string group = str(request, "consumerGroup");
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    const auto queueOffset = request.intField("queueOffset");
+    if (group.empty() || topic.empty() || !queueId || !queueOffset) {
+        response.code = code::kSystemError;
+        response.remark = "the pull header lacks consumerGroup, topic, queueId or queueOffset";
+        response.set("nextBeginOffset", int64_t(0));
+        response.set("minOffset", int64_t(0));
+        response.set("maxOffset", int64_t(0));
+        s_.send(response);
+        return;
+    }
+    std::string nameStorage;
+    const auto info = topicOrReply(request, topic, &nameStorage);
+    if (!info)
+        return;
+    if (!(info->perm & FERRY_TOPIC_PERM_READ)) {
+        reply(request, code::kNoPermission, "the topic[" + topic + "] pulling message is forbidden");
+        return;
+    }
+    if (*queueId < 0 || *queueId >= static_cast<int64_t>(info->read_queues)) {
+        reply(request, code::kSystemError,
+              "queueId[" + std::to_string(*queueId) + "] is illegal, topic:[" + topic +
+                  "] topicConfig.readQueueNums:[" + std::to_string(info->read_queues) + "]");
+        return;
+    }
+    const int64_t sysFlag = request.intField("sysFlag").value_or(0);
+    std::set<std::string> tags;
+    if (sysFlag & kPullSysFlagSubscription) {
+        tags = parseTags(str(request, "subscription"));
+    } else if (auto sub = plugin_.subscription(group, topic)) {
+        tags = sub->tags;
+    } else {
+        reply(request, code::kSubscriptionNotExist, "the consumer's subscription not exist, group: " + group);
+        return;
+    }
+
+    const std::string queue = kernelQueue(topic, *queueId);
+    if ((sysFlag & kPullSysFlagCommitOffset) && request.intField("commitOffset").value_or(-1) >= 0) {
+        const uint64_t commit = static_cast<uint64_t>(*request.intField("commitOffset"));
+        host_.commit_offset(s_.conn(), 0, queue.data(), queue.size(), group.data(), group.size(), commit);
+    }
+
+    ferry_queue_info q{};
+    q.struct_size = sizeof q;
+    if (host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) != FERRY_OK) {
+        reply(request, code::kSystemError, "queue " + queue + " is missing");
+        return;
+    }
+    response.set("minOffset", static_cast<int64_t>(q.low));
+    response.set("maxOffset", static_cast<int64_t>(q.next));
+    const uint64_t offset = static_cast<uint64_t>(std::max<int64_t>(0, *queueOffset));
+    const bool suspend = (sysFlag & kPullSysFlagSuspend) != 0;
+    const int64_t suspendMs = std::clamp<int64_t>(request.intField("suspendTimeoutMillis").value_or(0), 0, 60000);
+    const auto answer = [&](int code, uint64_t next) {
+        response.code = code;
+        response.set("nextBeginOffset", static_cast<int64_t>(next));
+        s_.send(response);
+    };
+    bool longPoll = false;
+    if (q.next == 0) { // NO_MESSAGE_IN_QUEUE
+        if (offset != 0)
+            return answer(code::kPullOffsetMoved, 0);
+        longPoll = true;
+    } else if (offset < q.low) {
+        return answer(code::kPullOffsetMoved, q.low); // OFFSET_TOO_SMALL
+    } else if (offset == q.next) {
+        longPoll = true; // OFFSET_OVERFLOW_ONE
+    } else if (offset > q.next) {
+        return answer(code::kPullOffsetMoved, q.next); // OFFSET_OVERFLOW_BADLY
+    }
+    if (longPoll && !(suspend && suspendMs > 0))
+        return answer(code::kPullNotFound, offset);
+
+    auto call = std::make_unique<PullCall>();
+    call->response = std::move(response);
+    call->topic = topic;
+    call->queueId = static_cast<int32_t>(*queueId);
+    call->kernelQueueId = q.id;
+    call->requestOffset = offset;
+    call->tags = std::move(tags);
+    call->storeHost = plugin_.storeHost().value_or(HostPort{});
+    const uint32_t maxMsgs = static_cast<uint32_t>(std::clamp<int64_t>(request.intField("maxMsgNums").value_or(32), 1, 1024));
+    const uint64_t correlation = s_.track(std::move(call));
+    const ferry_status st = host_.pull(s_.conn(), correlation, queue.data(), queue.size(), group.data(), group.size(),
+                                       offset, maxMsgs, longPoll ? static_cast<uint32_t>(suspendMs) : 0);
+    if (st != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "pull refused (status " + std::to_string(st) + ")");
+    }
+}
+
+// QUERY_CONSUMER_OFFSET 14.
+void BrokerRole::queryConsumerOffset(RemotingCommand &request)
+{
+    const std::string group = str(request, "consumerGroup");
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    if (group.empty() || topic.empty() || !queueId) {
+        reply(request, code::kSystemError, "the header lacks consumerGroup, topic or queueId");
+        return;
+    }
+    const std::string queue = kernelQueue(topic, *queueId);
+    ferry_queue_info q{};
+    q.struct_size = sizeof q;
+    if (host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) != FERRY_OK) {
+        reply(request, code::kQueryNotFound, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first");
+        return;
+    }
+    const bool zeroIfNotFound = request.boolField("setZeroIfNotFound", true);
+    auto call = std::make_unique<OffsetCall>();
+    call->response = request.response(code::kSuccess);
+    const uint64_t low = q.low;
+    call->finish = [low, zeroIfNotFound](Session &, RemotingCommand &resp, const ferry_result &r) {
+        if (r.status == FERRY_OK) {
+            resp.set("offset", static_cast<int64_t>(r.offset));
+            return;
+        }
+        // Never committed: a young queue (its first message still stored) starts at 0, as RocketMQ does.
+        if (r.status == FERRY_E_NOT_FOUND && zeroIfNotFound && low == 0) {
+            resp.set("offset", int64_t(0));
+            return;
+        }
+        resp.code = code::kQueryNotFound;
+        resp.remark = "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first";
+    };
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.offset_get(s_.conn(), correlation, queue.data(), queue.size(), group.data(), group.size()) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "reading the offset was refused");
+    }
+}
+
+// UPDATE_CONSUMER_OFFSET 15.
+void BrokerRole::updateConsumerOffset(RemotingCommand &request)
+{
+    const std::string group = str(request, "consumerGroup");
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    const auto commit = request.intField("commitOffset");
+    if (group.empty() || topic.empty() || !queueId || !commit) {
+        reply(request, code::kSystemError, "the header lacks consumerGroup, topic, queueId or commitOffset");
+        return;
+    }
+    if (*commit < 0) { // ali-ons sometimes sends -1: nothing to store
+        reply(request, code::kSuccess);
+        return;
+    }
+    const std::string queue = kernelQueue(topic, *queueId);
+    std::unique_ptr<PendingCall> call;
+    if (request.isOneway()) {
+        auto log = std::make_unique<LogOnlyCall>();
+        log->what = "storing the offset of " + group + " on " + queue;
+        call = std::move(log);
+    } else {
+        auto off = std::make_unique<OffsetCall>();
+        off->response = request.response(code::kSuccess);
+        off->finish = [](Session &, RemotingCommand &resp, const ferry_result &r) {
+            if (r.status != FERRY_OK) {
+                resp.code = r.status == FERRY_E_NOT_FOUND ? code::kTopicNotExist : code::kSystemError;
+                resp.remark = statusText(r);
+            }
+        };
+        call = std::move(off);
+    }
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.commit_offset(s_.conn(), correlation, queue.data(), queue.size(), group.data(), group.size(),
+                            static_cast<uint64_t>(*commit)) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kTopicNotExist, "no queue " + queue);
+    }
+}
+
+// GET_MAX_OFFSET 30 / GET_MIN_OFFSET 31.
+void BrokerRole::queueOffsetBound(RemotingCommand &request, bool max)
+{
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    if (topic.empty() || !queueId) {
+        reply(request, code::kSystemError, "the header lacks topic or queueId");
+        return;
+    }
+    const std::string queue = kernelQueue(topic, *queueId);
+    ferry_queue_info q{};
+    q.struct_size = sizeof q;
+    RemotingCommand resp = request.response(code::kSuccess);
+    if (host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) == FERRY_OK)
+        resp.set("offset", static_cast<int64_t>(max ? q.next : q.low));
+    else
+        resp.set("offset", int64_t(0)); // RocketMQ answers 0 for an unknown queue
+    if (!request.isOneway())
+        s_.send(resp);
+}
+
+// GET_EARLIEST_MSG_STORETIME 32.
+void BrokerRole::earliestStoreTime(RemotingCommand &request)
+{
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    const std::string queue = kernelQueue(topic, queueId.value_or(0));
+    ferry_queue_info q{};
+    q.struct_size = sizeof q;
+    if (topic.empty() || !queueId || host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) != FERRY_OK) {
+        reply(request, code::kSystemError, "no queue " + queue);
+        return;
+    }
+    auto call = std::make_unique<StoreTimeCall>();
+    call->response = request.response(code::kSuccess);
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.pull(s_.conn(), correlation, queue.data(), queue.size(), nullptr, 0, q.low, 1, 0) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "reading " + queue + " was refused");
+    }
+}
+
+// SEARCH_OFFSET_BY_TIMESTAMP 29: LOWER (default) = first offset stored at or after ts; UPPER = last at or before.
+void BrokerRole::searchOffsetByTimestamp(RemotingCommand &request)
+{
+    const std::string topic = str(request, "topic");
+    const auto queueId = request.intField("queueId");
+    const auto timestamp = request.intField("timestamp");
+    const std::string queue = kernelQueue(topic, queueId.value_or(0));
+    ferry_queue_info q{};
+    q.struct_size = sizeof q;
+    if (topic.empty() || !queueId || !timestamp ||
+        host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) != FERRY_OK) {
+        reply(request, code::kSystemError, "the header lacks topic, queueId or timestamp, or there is no queue " + queue);
+        return;
+    }
+    const bool upper = str(request, "boundaryType") == "UPPER";
+    auto call = std::make_unique<OffsetCall>();
+    call->response = request.response(code::kSuccess);
+    const uint64_t low = q.low, next = q.next;
+    call->finish = [upper, low, next](Session &, RemotingCommand &resp, const ferry_result &r) {
+        if (r.status != FERRY_OK) {
+            resp.code = code::kSystemError;
+            resp.remark = statusText(r);
+            return;
+        }
+        uint64_t offset = r.offset;
+        if (next == 0)
+            offset = 0;
+        else if (upper) // the first offset stored after ts, minus one
+            offset = r.offset > low ? r.offset - 1 : 0;
+        resp.set("offset", static_cast<int64_t>(offset));
+    };
+    const uint64_t when = static_cast<uint64_t>(std::max<int64_t>(0, *timestamp)) + (upper ? 1 : 0);
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.seek_time(s_.conn(), correlation, queue.data(), queue.size(), when) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "time search refused");
+    }
+}
+
+// HEART_BEAT 34: registers producers and consumers (names or ordinals), creates %RETRY%<group>.
+void BrokerRole::heartbeat(RemotingCommand &request)
+{
+    QJsonParseError error{};
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromRawData(request.body.data(),
+                                                                              static_cast<qsizetype>(request.body.size())),
+                                                      &error);
+    if (!doc.isObject()) {
+        reply(request, code::kSystemError, "the heartbeat body is not a JSON object: " + error.errorString().toStdString());
+        return;
+    }
+    const QJsonObject body = doc.object();
+    const std::string clientId = body.value("clientID").toString().toStdString();
+    if (clientId.empty()) {
+        reply(request, code::kSystemError, "the heartbeat has no clientID");
+        return;
+    }
+    clientId_ = clientId;
+    for (const QJsonValue &p : body.value("producerDataSet").toArray()) {
+        const std::string group = p.toObject().value("groupName").toString().toStdString();
+        if (!group.empty())
+            plugin_.heartbeatProducer(group, clientId, s_.connId());
+    }
+    std::vector<std::string> changed;
+    for (const QJsonValue &c : body.value("consumerDataSet").toArray()) {
+        const QJsonObject consumer = c.toObject();
+        const std::string group = consumer.value("groupName").toString().toStdString();
+        if (group.empty())
+            continue;
+        const std::string model = enumName(consumer.value("messageModel"), {"BROADCASTING", "CLUSTERING"});
+        const std::string from = enumName(consumer.value("consumeFromWhere"),
+                                          {"CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+                                           "CONSUME_FROM_MIN_OFFSET", "CONSUME_FROM_MAX_OFFSET",
+                                           "CONSUME_FROM_FIRST_OFFSET", "CONSUME_FROM_TIMESTAMP"});
+        std::vector<SubscriptionData> subs;
+        for (const QJsonValue &sv : consumer.value("subscriptionDataSet").toArray()) {
+            const QJsonObject so = sv.toObject();
+            SubscriptionData sub;
+            sub.topic = so.value("topic").toString().toStdString();
+            sub.subString = so.value("subString").toString().toStdString();
+            sub.subVersion = jsonInt64(so.value("subVersion"));
+            for (const QJsonValue &t : so.value("tagsSet").toArray())
+                if (!t.toString().isEmpty())
+                    sub.tags.insert(t.toString().toStdString());
+            if (sub.tags.empty())
+                sub.tags = parseTags(sub.subString);
+            if (!sub.topic.empty())
+                subs.push_back(std::move(sub));
+        }
+        const std::string retry = "%RETRY%" + group;
+        std::string storage;
+        if (!plugin_.topic(retry, &storage))
+            plugin_.declareTopic(retry, 1, 1, FERRY_TOPIC_PERM_READ | FERRY_TOPIC_PERM_WRITE, FERRY_TOPIC_SYSTEM);
+        if (plugin_.heartbeatConsumer(group, clientId, s_.connId(), model.empty() ? "CLUSTERING" : model, from,
+                                      std::move(subs)))
+            changed.push_back(group);
+    }
+    RemotingCommand resp = request.response(code::kSuccess);
+    if (!request.isOneway())
+        s_.send(resp);
+    for (const std::string &group : changed)
+        plugin_.notifyConsumersChanged(group);
+}
+
+// UNREGISTER_CLIENT 35.
+void BrokerRole::unregisterClient(RemotingCommand &request)
+{
+    const std::string clientId = str(request, "clientID");
+    const auto changed = plugin_.unregisterClient(clientId, str(request, "producerGroup"), str(request, "consumerGroup"));
+    reply(request, code::kSuccess);
+    for (const std::string &group : changed)
+        plugin_.notifyConsumersChanged(group);
+}
+
+// GET_CONSUMER_LIST_BY_GROUP 38.
+void BrokerRole::consumerList(RemotingCommand &request)
+{
+    const std::string group = str(request, "consumerGroup");
+    const auto ids = plugin_.consumerIds(group);
+    if (ids.empty()) {
+        reply(request, code::kSystemError, "no consumer for this group, " + group);
+        return;
+    }
+    QJsonArray list;
+    for (const std::string &id : ids)
+        list.append(QString::fromStdString(id));
+    RemotingCommand resp = request.response(code::kSuccess);
+    resp.body = QJsonDocument(QJsonObject{{"consumerIdList", list}}).toJson(QJsonDocument::Compact).toStdString();
+    if (!request.isOneway())
+        s_.send(resp);
+}
+
+// UPDATE_AND_CREATE_TOPIC 17.
+void BrokerRole::updateAndCreateTopic(RemotingCommand &request)
+{
+    const std::string topic = str(request, "topic");
+    const int64_t read = request.intField("readQueueNums").value_or(plugin_.settings().defaultTopicQueueNums);
+    const int64_t write = request.intField("writeQueueNums").value_or(plugin_.settings().defaultTopicQueueNums);
+    const int64_t perm = request.intField("perm").value_or(6);
+    if (topic.empty()) {
+        reply(request, code::kSystemError, "the header lacks topic");
+        return;
+    }
+    if (topic.size() > 127 || topic.find_first_not_of("%|abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                                  std::string::npos) {
+        reply(request, code::kSystemError,
+              "The specified topic[" + topic + "] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$ (at most 127)");
+        return;
+    }
+    if (read <= 0 || write <= 0 || read > 1024 || write > 1024 || perm < 0 || perm > 15) {
+        reply(request, code::kInvalidParameter, "readQueueNums and writeQueueNums must be 1..1024, perm 0..15");
+        return;
+    }
+    const uint32_t flags = request.boolField("order") ? FERRY_TOPIC_ORDERED : 0u;
+    const ferry_status st = plugin_.declareTopic(topic, static_cast<uint32_t>(read), static_cast<uint32_t>(write),
+                                                 static_cast<uint32_t>(perm), flags);
+    if (st != FERRY_OK) {
+        reply(request, code::kSystemError, "creating topic " + topic + " failed (status " + std::to_string(st) + ")");
+        return;
+    }
+    reply(request, code::kSuccess);
+}
+
+// DELETE_TOPIC_IN_BROKER 215.
+void BrokerRole::deleteTopic(RemotingCommand &request)
+{
+    const std::string topic = str(request, "topic");
+    const ferry_status st = plugin_.deleteTopic(topic);
+    if (st != FERRY_OK && st != FERRY_E_NOT_FOUND) {
+        reply(request, code::kSystemError, "deleting topic " + topic + " failed (status " + std::to_string(st) + ")");
+        return;
+    }
+    reply(request, code::kSuccess);
+}
+
+// GET_ALL_TOPIC_CONFIG 21.
+void BrokerRole::getAllTopicConfig(RemotingCommand &request)
+{
+    RemotingCommand resp = request.response(code::kSuccess);
+    resp.body = plugin_.topicConfigJson();
+    if (!request.isOneway())
+        s_.send(resp);
+}
+
+// LOCK_BATCH_MQ 41: grants the queues that are free, expired, or already this client's.
+void BrokerRole::lockBatch(RemotingCommand &request)
+{
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(request.body));
+    if (!doc.isObject()) {
+        reply(request, code::kSystemError, "the lock body is not a JSON object");
+        return;
+    }
+    const QJsonObject body = doc.object();
+    const std::string group = body.value("consumerGroup").toString().toStdString();
+    const std::string clientId = body.value("clientId").toString().toStdString();
+    std::vector<LockedQueue> wanted;
+    for (const QJsonValue &v : body.value("mqSet").toArray()) {
+        const QJsonObject mq = v.toObject();
+        wanted.push_back({mq.value("topic").toString().toStdString(), mq.value("brokerName").toString().toStdString(),
+                          mq.value("queueId").toInt()});
+    }
+    QJsonArray granted;
+    for (const LockedQueue &mq : plugin_.lockQueues(group, clientId, wanted))
+        granted.append(QJsonObject{{"topic", QString::fromStdString(mq.topic)},
+                                   {"brokerName", QString::fromStdString(mq.brokerName)},
+                                   {"queueId", mq.queueId}});
+    RemotingCommand resp = request.response(code::kSuccess);
+    resp.body = QJsonDocument(QJsonObject{{"lockOKMQSet", granted}}).toJson(QJsonDocument::Compact).toStdString();
+    if (!request.isOneway())
+        s_.send(resp);
+}
+
+// UNLOCK_BATCH_MQ 42.
+void BrokerRole::unlockBatch(RemotingCommand &request)
+{
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(request.body));
+    if (doc.isObject()) {
+        const QJsonObject body = doc.object();
+        std::vector<LockedQueue> queues;
+        for (const QJsonValue &v : body.value("mqSet").toArray()) {
+            const QJsonObject mq = v.toObject();
+            queues.push_back({mq.value("topic").toString().toStdString(),
+                              mq.value("brokerName").toString().toStdString(), mq.value("queueId").toInt()});
+        }
+        plugin_.unlockQueues(body.value("consumerGroup").toString().toStdString(),
+                             body.value("clientId").toString().toStdString(), queues);
+    }
+    reply(request, code::kSuccess);
+}
+
+} // namespace rocket

@@ -1,0 +1,116 @@
+#include "MessageMapping.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace rocket {
+
+namespace {
+constexpr std::string_view kFlagKey = "x-rocketmq-flag";
+constexpr std::string_view kSysFlagKey = "x-rocketmq-sysflag";
+constexpr std::string_view kBornHostKey = "x-rocketmq-born-host";
+constexpr std::string_view kReconsumeKey = "x-rocketmq-reconsume-times";
+constexpr std::string_view kReservedPrefix = "x-rocketmq-";
+
+int64_t parseInt(std::string_view text, int64_t fallback = 0)
+{
+    int64_t v = fallback;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    return r.ec == std::errc() ? v : fallback;
+}
+} // namespace
+
+void appendPropertyEntry(std::string &block, std::string_view key, std::string_view value)
+{
+    const size_t k = std::min<size_t>(key.size(), 0xFFFF);
+    block.push_back(static_cast<char>(k >> 8));
+    block.push_back(static_cast<char>(k));
+    block.append(key.data(), k);
+    const uint32_t v = static_cast<uint32_t>(value.size());
+    block.push_back(static_cast<char>(v >> 24));
+    block.push_back(static_cast<char>(v >> 16));
+    block.push_back(static_cast<char>(v >> 8));
+    block.push_back(static_cast<char>(v));
+    block.append(value.data(), value.size());
+}
+
+KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body)
+{
+    for (auto &[key, value] : decodeProperties(fields.properties)) {
+        if (key.compare(0, kReservedPrefix.size(), kReservedPrefix) == 0)
+            continue; // a client cannot forge the reserved fields
+        if (key == "TAGS")
+            tag_ = value;
+        else if (key == "KEYS")
+            keys_ = value;
+        appendPropertyEntry(block_, key, value);
+    }
+    if (fields.flag != 0)
+        appendPropertyEntry(block_, kFlagKey, std::to_string(fields.flag));
+    if (fields.sysFlag != 0)
+        appendPropertyEntry(block_, kSysFlagKey, std::to_string(fields.sysFlag));
+    if (!fields.bornHost.empty())
+        appendPropertyEntry(block_, kBornHostKey, fields.bornHost);
+    if (fields.reconsumeTimes != 0)
+        appendPropertyEntry(block_, kReconsumeKey, std::to_string(fields.reconsumeTimes));
+
+    message_.struct_size = sizeof message_;
+    message_.flags = FERRY_MESSAGE_PERSISTENT;
+    message_.body = reinterpret_cast<const uint8_t *>(body.data());
+    message_.body_len = body.size();
+    message_.tag = tag_.data();
+    message_.tag_len = tag_.size();
+    message_.keys = keys_.data();
+    message_.keys_len = keys_.size();
+    message_.properties = reinterpret_cast<const uint8_t *>(block_.data());
+    message_.properties_len = block_.size();
+    message_.born_time_ms = fields.bornTimestamp > 0 ? static_cast<uint64_t>(fields.bornTimestamp) : 0;
+}
+
+std::string_view deliveryTag(const ferry_delivery &delivery)
+{
+    const ferry_message *m = delivery.message;
+    return m && m->tag_len ? std::string_view(m->tag, m->tag_len) : std::string_view();
+}
+
+void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, const std::string &topic,
+                        int32_t queueId, const HostPort &storeHost, std::string &out)
+{
+    const ferry_message &m = *delivery.message;
+    StoredMessage s;
+    s.queueId = queueId;
+    s.queueOffset = static_cast<int64_t>(delivery.offset);
+    s.commitLogOffset = physicalOffset(kernelQueueId, delivery.offset);
+    s.bornTimestamp = static_cast<int64_t>(m.born_time_ms ? m.born_time_ms : m.store_time_ms);
+    s.storeTimestamp = static_cast<int64_t>(m.store_time_ms);
+    s.storeHost = storeHost;
+    s.bornHost = storeHost;
+    s.body = std::string_view(reinterpret_cast<const char *>(m.body), m.body_len);
+    s.topic = topic;
+    std::vector<std::pair<std::string, std::string>> props;
+    bool hasTags = false;
+    forEachProperty(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
+        if (key == kFlagKey)
+            s.flag = static_cast<int32_t>(parseInt(value));
+        else if (key == kSysFlagKey)
+            s.sysFlag = static_cast<int32_t>(parseInt(value));
+        else if (key == kBornHostKey) {
+            if (auto host = HostPort::parse(value))
+                s.bornHost = *host;
+        } else if (key == kReconsumeKey)
+            s.reconsumeTimes = static_cast<int32_t>(parseInt(value));
+        else {
+            hasTags = hasTags || key == "TAGS";
+            props.emplace_back(std::string(key), std::string(value));
+        }
+    });
+    // Messages that came from another protocol carry no RocketMQ TAGS/KEYS properties: add them from the fields.
+    if (m.tag_len && !hasTags)
+        props.emplace_back("TAGS", std::string(m.tag, m.tag_len));
+    s.sysFlag &= ~(sysflag::kBornHostV6 | sysflag::kStoreHostV6); // set again from the host sizes
+    s.sysFlag &= ~sysflag::kTransactionMask; // what a consumer sees was committed (or never transactional)
+    s.properties = encodeProperties(props);
+    encodeStoredMessage(s, out);
+}
+
+} // namespace rocket
