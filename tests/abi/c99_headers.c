@@ -123,6 +123,7 @@ size_t ferry_abi_use_every_struct(const ferry_host *host)
     memset(&message, 0, sizeof message);
     message.struct_size = sizeof message;
     message.flags = FERRY_MESSAGE_PERSISTENT;
+    message.deliver_at_ms = 0;
     memset(&subscribe, 0, sizeof subscribe);
     subscribe.struct_size = sizeof subscribe;
     subscribe.flags = FERRY_SUBSCRIBE_AUTO_ACK | FERRY_SUBSCRIBE_EXCLUSIVE;

@@ -80,6 +80,11 @@ typedef struct ferry_message {
     uint64_t store_time_ms; /* set by the kernel; ignored in publish */
     uint8_t id[16];         /* set by the kernel; ignored in publish */
     const char *origin_protocol; /* NUL-terminated plugin name that accepted the message; ignored in publish */
+    /* ABI 1.2. publish: 0 (or a time not in the future) delivers now. A later wall-clock time makes the kernel keep
+       the message durably in its delay store and append it to the queue at that time (within a second of it, also
+       across restarts; up to 100 years ahead); the publish result's offset is then the message's place in the delay
+       store, and the queue offset is assigned on delivery. on_delivery: always 0. */
+    uint64_t deliver_at_ms;
 } ferry_message;
 
 typedef struct ferry_subscribe_options {

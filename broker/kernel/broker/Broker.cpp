@@ -5,6 +5,7 @@
 #include "plugin/PluginHost.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
+#include "sched/DelayedDelivery.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 
@@ -39,6 +40,7 @@ struct Broker::Impl {
     std::unique_ptr<Scheduler> scheduler;
     std::unique_ptr<QueueRegistry> queues;
     std::unique_ptr<TopicRegistry> topics;
+    std::unique_ptr<DelayedDelivery> delayed;
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
@@ -92,6 +94,11 @@ bool Broker::start(std::string *error)
         *error = "restoring topics from storage failed: " + *error;
         return false;
     }
+    d.delayed = std::make_unique<DelayedDelivery>(*d.queues, *d.storage, *d.scheduler);
+    if (!d.delayed->restore(error)) {
+        *error = "restoring the delay store failed: " + *error;
+        return false;
+    }
 
     // 3. Protocol host services and the network.
     d.protocolHost.struct_size = sizeof d.protocolHost;
@@ -99,7 +106,8 @@ bool Broker::start(std::string *error)
     d.network = std::make_unique<NetworkServer>(d.settings.network, &d.protocolHost);
     d.network->start();
     fillKernelServices(&d.protocolHost,
-                       KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get()});
+                       KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
+                                      d.delayed.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -151,6 +159,8 @@ void Broker::stop()
         d.network->stop();
     }
     // No timer may fire into a plugin once it was shut down: the scheduler thread is joined first.
+    if (d.delayed)
+        d.delayed->stop();
     if (d.scheduler)
         d.scheduler->stop();
     for (auto &[plugin, instance] : d.protocols)
@@ -162,6 +172,7 @@ void Broker::stop()
         d.storage->close();
     d.network.reset();
     d.started = false;
+    d.delayed.reset();
     d.topics.reset();
     d.storage.reset();
 }

@@ -5,12 +5,15 @@
 #include "queue/ConnectionLink.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
+#include "sched/DelayedDelivery.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 
 #include <ferry/sdk.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -123,6 +126,15 @@ void postResult(const ConnectionLinkPtr &link, uint64_t correlationId, ferry_sta
 
 std::string text(const char *p, size_t n) { return n ? std::string(p, n) : std::string(); }
 
+constexpr uint64_t kMaxDelayMs = 100ull * 366 * 24 * 3600 * 1000; // "up to 100 years ahead" (ferry_protocol.h)
+
+uint64_t wallClockMs()
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
 // ---- the C entry points -----------------------------------------------------------------------------------------
 
 ferry_status queueDeclare(ferry_conn *conn, uint64_t correlationId, const char *name, size_t nameLen, uint32_t flags)
@@ -179,6 +191,16 @@ ferry_status publish(ferry_conn *conn, uint64_t correlationId, const char *queue
         done = [link = state.link, correlationId, m](ferry_status st, uint64_t offset, const std::string &err) {
             postResult(link, correlationId, st, err, offset, 0, 0, m->id.data());
         };
+    }
+    // deliver_at_ms exists from ABI 1.2 on: read it only when the plugin's struct has it.
+    const uint64_t deliverAt = message->struct_size >= offsetof(ferry_message, deliver_at_ms) + sizeof(uint64_t)
+                                   ? message->deliver_at_ms
+                                   : 0;
+    if (deliverAt != 0 && g_services.delayed != nullptr && deliverAt > wallClockMs()) {
+        if (deliverAt - wallClockMs() > kMaxDelayMs)
+            return FERRY_E_INVALID_ARGUMENT;
+        g_services.delayed->schedule(std::move(m), q->name(), deliverAt, std::move(done));
+        return FERRY_OK;
     }
     q->publish(std::move(m), std::move(done));
     return FERRY_OK;

@@ -17,6 +17,7 @@ namespace ferry {
 class NetworkServer;
 class QueueRegistry;
 class Scheduler;
+class DelayedDelivery;
 class StorageEngine;
 class TopicRegistry;
 struct LoadedPlugin;
@@ -27,6 +28,7 @@ struct KernelServices {
     StorageEngine *storage = nullptr;
     NetworkServer *network = nullptr;
     Scheduler *scheduler = nullptr;
+    DelayedDelivery *delayed = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

@@ -92,7 +92,9 @@ void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
                                      done(st, offset, err);
                              });
         }
-        const bool fits = !durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes);
+        // Cursor queues and kernel stores keep no lease window: their readers go to storage by offset.
+        const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;
+        const bool fits = windowed && (!durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes));
         if (loadedUpTo_ == offset && fits) {
             readyBytes_ += msg->body.size();
             ready_.emplace(offset, Entry{msg, 0});

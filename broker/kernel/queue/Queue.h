@@ -52,6 +52,12 @@ struct QueueCounts {
 
 class Queue : public std::enable_shared_from_this<Queue> {
 public:
+    // Kernel-internal queue flags above the ABI's FERRY_QUEUE_* bits, kept in the queue's metadata.
+    // A cursor queue (a topic's) is read by offset: retention removes its records by age and size, consumed or not.
+    static constexpr uint32_t kCursorQueue = 1u << 16;
+    // A kernel store (the delay store): never consumed by clients; records are kept until the kernel acks them.
+    static constexpr uint32_t kInternalStore = 1u << 17;
+
     using PublishDone = std::function<void(ferry_status status, uint64_t offset, const std::string &error)>;
 
     Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,

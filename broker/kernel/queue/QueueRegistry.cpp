@@ -148,7 +148,7 @@ void QueueRegistry::declare(const std::string &name, uint32_t flags, DeclareDone
             return;
         }
         const uint64_t id = nextId_++;
-        const uint32_t kept = flags & (FERRY_QUEUE_DURABLE | kCursorQueue);
+        const uint32_t kept = flags & (FERRY_QUEUE_DURABLE | kCursorQueue | kInternalStore);
         queue = std::make_shared<Queue>(id, name, kept, 0, 0, &storage_, &scheduler_, startTimeMs_);
         byName_[name] = queue;
         byId_[id] = queue;

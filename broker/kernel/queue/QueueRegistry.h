@@ -23,10 +23,10 @@ public:
     using DeleteDone = std::function<void(ferry_status, uint64_t messagesDropped, const std::string &error)>;
 
     static constexpr size_t kMaxNameBytes = 255;
-    // Kernel-internal declare flag (above the ABI's FERRY_QUEUE_* bits), kept in the queue's metadata: a queue read by
-    // cursor (topic queues). Storage retention removes its records by age and size whether consumed or not; other
-    // queues keep unacked records (FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED).
-    static constexpr uint32_t kCursorQueue = 1u << 16;
+    // Kernel-internal declare flags (see Queue): storage retention removes a cursor queue's records by age and size
+    // whether consumed or not; every other queue keeps unacked records (FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED).
+    static constexpr uint32_t kCursorQueue = Queue::kCursorQueue;
+    static constexpr uint32_t kInternalStore = Queue::kInternalStore;
 
     QueueRegistry(StorageEngine &storage, Scheduler &scheduler, uint64_t startTimeMs);
 

@@ -69,6 +69,43 @@ std::string statusText(const ferry_result &r)
     return r.text_len ? std::string(r.text, r.text_len) : "kernel status " + std::to_string(r.status);
 }
 
+int64_t propertyInt(const std::string &properties, std::string_view key)
+{
+    const auto v = findProperty(properties, key);
+    if (!v)
+        return 0;
+    int64_t out = 0;
+    const auto r = std::from_chars(v->data(), v->data() + v->size(), out);
+    return r.ec == std::errc() ? out : 0;
+}
+
+// The wall-clock delivery time a message asks for (0: now): DELAY level (1-based, clamped to the configured
+// levels), v5 TIMER_DELIVER_MS / TIMER_DELAY_SEC / TIMER_DELAY_MS, or ali-ons' __STARTDELIVERTIME. The properties
+// that asked for it are removed, as RocketMQ clears them when it re-puts the message.
+uint64_t takeDeliveryTime(std::string &properties, const std::vector<uint64_t> &levels, uint64_t nowMs)
+{
+    uint64_t at = 0;
+    if (const int64_t level = propertyInt(properties, "DELAY"); level > 0 && !levels.empty())
+        at = nowMs + levels[static_cast<size_t>(std::min<int64_t>(level, static_cast<int64_t>(levels.size())) - 1)];
+    else if (const int64_t deliverMs = propertyInt(properties, "TIMER_DELIVER_MS"); deliverMs > 0)
+        at = static_cast<uint64_t>(deliverMs);
+    else if (const int64_t sec = propertyInt(properties, "TIMER_DELAY_SEC"); sec > 0)
+        at = nowMs + static_cast<uint64_t>(sec) * 1000;
+    else if (const int64_t ms = propertyInt(properties, "TIMER_DELAY_MS"); ms > 0)
+        at = nowMs + static_cast<uint64_t>(ms);
+    else if (const int64_t start = propertyInt(properties, "__STARTDELIVERTIME"); start > 0)
+        at = static_cast<uint64_t>(start);
+    if (at == 0)
+        return 0;
+    std::vector<std::pair<std::string, std::string>> kept;
+    for (auto &[k, v] : decodeProperties(properties))
+        if (k != "DELAY" && k != "TIMER_DELIVER_MS" && k != "TIMER_DELAY_SEC" && k != "TIMER_DELAY_MS" &&
+            k != "__STARTDELIVERTIME")
+            kept.emplace_back(std::move(k), std::move(v));
+    properties = encodeProperties(kept);
+    return at > nowMs ? at : 0;
+}
+
 std::set<std::string> parseTags(const std::string &subString)
 {
     std::set<std::string> tags;
@@ -256,6 +293,43 @@ struct StoreTimeCall final : PendingCall {
     }
 };
 
+// Replies 0 once a publish is stored, or an error.
+struct ReplyOnPublish final : PendingCall {
+    RemotingCommand response;
+    void result(Session &s, const ferry_result &r) override
+    {
+        if (r.status != FERRY_OK) {
+            response.code = sendErrorCode(r.status);
+            response.remark = "storing the message failed: " + statusText(r);
+        }
+        s.send(response);
+    }
+};
+
+// CONSUMER_SEND_MSG_BACK: reads the failed message, then republishes it to the group's retry or dead-letter topic.
+struct SendBackCall final : PendingCall {
+    RemotingCommand response;
+    std::string group;
+    std::string originTopic; // the topic of the queue the message was read from
+    std::string originMsgId;
+    int64_t delayLevel = 0;
+    int64_t maxReconsumeTimes = 16;
+    uint64_t offset = 0;
+    std::optional<OutgoingFields> fields;
+    std::string body;
+    std::string offsetMsgId;
+
+    void delivery(Session &, const ferry_delivery &d) override
+    {
+        if (d.offset != offset || fields)
+            return;
+        fields = outgoingFieldsOf(d);
+        body.assign(reinterpret_cast<const char *>(d.message->body), d.message->body_len);
+    }
+
+    void result(Session &s, const ferry_result &r) override;
+};
+
 // Nothing to reply (oneway commits and the like); failures are logged.
 struct LogOnlyCall final : PendingCall {
     std::string what;
@@ -265,6 +339,63 @@ struct LogOnlyCall final : PendingCall {
             s.plugin().log(FERRY_LOG_WARN, what + " failed: " + statusText(r));
     }
 };
+
+void SendBackCall::result(Session &s, const ferry_result &r)
+{
+    RocketPlugin &plugin = s.plugin();
+    if (r.status != FERRY_OK || !fields) {
+        response.code = code::kSystemError;
+        response.remark = "look message by offset failed, " + std::to_string(offset);
+        s.send(response);
+        return;
+    }
+    OutgoingFields f = *fields;
+    auto props = decodeProperties(f.properties);
+    const auto has = [&](std::string_view key) {
+        return std::any_of(props.begin(), props.end(), [&](const auto &p) { return p.first == key; });
+    };
+    // The first topic and id the message ever had are kept across retries.
+    if (!has("RETRY_TOPIC"))
+        props.emplace_back("RETRY_TOPIC", originTopic);
+    if (!has("ORIGIN_MESSAGE_ID"))
+        props.emplace_back("ORIGIN_MESSAGE_ID", originMsgId.empty() ? offsetMsgId : originMsgId);
+    std::string topic;
+    uint64_t deliverAt = 0;
+    const auto &levels = plugin.settings().delayLevelsMs;
+    if (f.reconsumeTimes >= maxReconsumeTimes || delayLevel < 0) {
+        topic = "%DLQ%" + group;
+        std::string realTopic = originTopic;
+        for (const auto &[k, v] : props)
+            if (k == "RETRY_TOPIC")
+                realTopic = v;
+        props.emplace_back("DLQ_ORIGIN_TOPIC", realTopic);
+        props.emplace_back("DLQ_ORIGIN_MESSAGE_ID", originMsgId.empty() ? offsetMsgId : originMsgId);
+    } else {
+        topic = "%RETRY%" + group;
+        const int64_t level = delayLevel > 0 ? delayLevel : 3 + f.reconsumeTimes;
+        if (!levels.empty())
+            deliverAt = plugin.nowMs() +
+                        levels[static_cast<size_t>(std::clamp<int64_t>(level, 1, static_cast<int64_t>(levels.size())) - 1)];
+    }
+    f.reconsumeTimes += 1;
+    f.properties = encodeProperties(props);
+    std::string storage;
+    if (!plugin.topic(topic, &storage))
+        plugin.declareTopic(topic, 1, 1, FERRY_TOPIC_PERM_READ | FERRY_TOPIC_PERM_WRITE, FERRY_TOPIC_SYSTEM);
+    const std::string queue = topic + FERRY_TOPIC_QUEUE_SEPARATOR + "0";
+    KernelMessage message(f, body);
+    message.setDeliverAt(deliverAt);
+    auto call = std::make_unique<ReplyOnPublish>();
+    call->response = response;
+    const uint64_t correlation = s.track(std::move(call));
+    const ferry_status st = s.host()->publish(s.conn(), correlation, queue.data(), queue.size(), &message.view(), 0);
+    if (st != FERRY_OK) {
+        s.untrack(correlation);
+        response.code = code::kSystemError;
+        response.remark = "publishing to " + topic + " was refused (status " + std::to_string(st) + ")";
+        s.send(response);
+    }
+}
 
 } // namespace
 
@@ -293,6 +424,7 @@ void BrokerRole::handle(RemotingCommand &request)
     case 34: return heartbeat(request);
     case 35: return unregisterClient(request);
     case 38: return consumerList(request);
+    case 36: return consumerSendMsgBack(request);
     case 41: return lockBatch(request);
     case 42: return unlockBatch(request);
     case 215: return deleteTopic(request);
@@ -419,6 +551,18 @@ void BrokerRole::sendMessage(RemotingCommand &request)
         return;
     }
 
+    // Delayed delivery is for single, non-transactional messages (RocketMQ refuses it in batches).
+    uint64_t deliverAt = 0;
+    if (!batch && (fields.sysFlag & sysflag::kTransactionMask) == sysflag::kTransactionNot)
+        deliverAt = takeDeliveryTime(fields.properties, plugin_.settings().delayLevelsMs, plugin_.nowMs());
+    if (deliverAt != 0) {
+        const std::string store = "$ferry.delayed";
+        ferry_queue_info sinfo{};
+        sinfo.struct_size = sizeof sinfo;
+        if (host_.queue_info(host_.base->ctx, store.data(), store.size(), &sinfo) == FERRY_OK)
+            qinfo.id = sinfo.id; // the reply's msgId names the message's place in the delay store
+    }
+
     auto state = std::make_shared<SendState>();
     state->response = request.response(code::kSuccess);
     state->kernelQueueId = qinfo.id;
@@ -436,6 +580,7 @@ void BrokerRole::sendMessage(RemotingCommand &request)
             body = items[i].body;
         }
         KernelMessage message(f, body);
+        message.setDeliverAt(deliverAt);
         uint64_t correlation = 0;
         if (!oneway) {
             auto call = std::make_unique<PublishCall>();
@@ -864,6 +1009,43 @@ void BrokerRole::getAllTopicConfig(RemotingCommand &request)
     resp.body = plugin_.topicConfigJson();
     if (!request.isOneway())
         s_.send(resp);
+}
+
+// CONSUMER_SEND_MSG_BACK 36 (§2.3): to %RETRY%<group> with back-off, or past the limit to %DLQ%<group>.
+void BrokerRole::consumerSendMsgBack(RemotingCommand &request)
+{
+    const auto physical = request.intField("offset");
+    const std::string group = str(request, "group");
+    if (!physical || group.empty()) {
+        reply(request, code::kSystemError, "the header lacks offset or group");
+        return;
+    }
+    const uint64_t kernelQueueId = physicalQueueId(*physical);
+    const uint64_t offset = physicalQueueOffset(*physical);
+    char name[512] = {};
+    size_t nameLen = 0;
+    if (host_.queue_name(host_.base->ctx, kernelQueueId, name, sizeof name, &nameLen) != FERRY_OK) {
+        reply(request, code::kSystemError, "look message by offset failed, " + std::to_string(*physical));
+        return;
+    }
+    const std::string queue(name, nameLen);
+    auto call = std::make_unique<SendBackCall>();
+    call->response = request.response(code::kSuccess);
+    call->group = group;
+    call->originTopic = queue.substr(0, queue.rfind(FERRY_TOPIC_QUEUE_SEPARATOR[0]));
+    call->originMsgId = str(request, "originMsgId");
+    call->delayLevel = request.intField("delayLevel").value_or(0);
+    // Clients from V3_4_9 (version 121) on send their own limit.
+    call->maxReconsumeTimes = request.version >= 121
+                                  ? request.intField("maxReconsumeTimes").value_or(plugin_.settings().maxReconsumeTimes)
+                                  : plugin_.settings().maxReconsumeTimes;
+    call->offset = offset;
+    call->offsetMsgId = encodeOffsetMsgId(plugin_.storeHost().value_or(HostPort{}), *physical);
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.pull(s_.conn(), correlation, queue.data(), queue.size(), nullptr, 0, offset, 1, 0) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "reading " + queue + " was refused");
+    }
 }
 
 // LOCK_BATCH_MQ 41: grants the queues that are free, expired, or already this client's.

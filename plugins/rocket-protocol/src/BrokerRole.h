@@ -49,6 +49,7 @@ private:
     void deleteTopic(RemotingCommand &request);
     void getAllTopicConfig(RemotingCommand &request);
     void lockBatch(RemotingCommand &request);
+    void consumerSendMsgBack(RemotingCommand &request);
     void unlockBatch(RemotingCommand &request);
 
     Session &s_;

@@ -67,6 +67,28 @@ KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body
     message_.born_time_ms = fields.bornTimestamp > 0 ? static_cast<uint64_t>(fields.bornTimestamp) : 0;
 }
 
+OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery)
+{
+    const ferry_message &m = *delivery.message;
+    OutgoingFields f;
+    f.bornTimestamp = static_cast<int64_t>(m.born_time_ms);
+    std::vector<std::pair<std::string, std::string>> props;
+    forEachProperty(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
+        if (key == kFlagKey)
+            f.flag = static_cast<int32_t>(parseInt(value));
+        else if (key == kSysFlagKey)
+            f.sysFlag = static_cast<int32_t>(parseInt(value));
+        else if (key == kBornHostKey)
+            f.bornHost = std::string(value);
+        else if (key == kReconsumeKey)
+            f.reconsumeTimes = static_cast<int32_t>(parseInt(value));
+        else
+            props.emplace_back(std::string(key), std::string(value));
+    });
+    f.properties = encodeProperties(props);
+    return f;
+}
+
 std::string_view deliveryTag(const ferry_delivery &delivery)
 {
     const ferry_message *m = delivery.message;

@@ -50,6 +50,8 @@ class KernelMessage {
 public:
     KernelMessage(const OutgoingFields &fields, std::string_view body);
     const ferry_message &view() const { return message_; }
+    // Hands the message to the kernel's delay store until this wall-clock time (0: deliver now).
+    void setDeliverAt(uint64_t wallMs) { message_.deliver_at_ms = wallMs; }
 
 private:
     std::string tag_;
@@ -57,6 +59,9 @@ private:
     std::string block_;
     ferry_message message_{};
 };
+
+// The RocketMQ fields of a delivered kernel message, ready to publish it again (retry, dead letter).
+OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery);
 
 // Appends the stored-format record of a delivered kernel message (PULL_MESSAGE bodies and the like).
 // kernelQueueId: the kernel queue the message came from; topic / queueId: its RocketMQ names.

@@ -305,8 +305,8 @@ FERRY_PLUGIN_ENTRY
         if (descriptor_out == nullptr)
             throw Error(FERRY_E_INVALID_ARGUMENT, "descriptor_out is NULL");
         *descriptor_out = nullptr;
-        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 1))
-            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".1 or newer, "
+        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 2))
+            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".2 or newer, "
                                               "the kernel offers " + std::to_string(host->abi_major) + "." +
                                               std::to_string(host->abi_minor));
         *descriptor_out = &kDescriptor;

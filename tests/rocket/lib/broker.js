@@ -19,7 +19,8 @@
 //   readyTimeoutMs: 20000
 //   binary                     else $FERRY_BROKER, else <repo>/build/bin/ferry-broker
 // Environment: FERRY_BROKER (CTest sets it), FERRY_STORAGE_PLUGIN (adds --set storage.plugin=...),
-// FERRY_STORAGE_FLUSH (storage.flush), FERRY_KEEP_TEST_DATA=1 (keep data dirs), FERRY_BROKER_ECHO=1 (echo output).
+// FERRY_STORAGE_FLUSH (storage.flush), FERRY_KEEP_TEST_DATA=1 (keep data dirs), FERRY_BROKER_ECHO=1 (echo output),
+// FERRY_ROCKET_SPLIT=1 (name server and broker in two processes, see SplitBroker).
 //
 // Every process started here is SIGKILLed when the test process exits (or gets SIGINT/SIGTERM/SIGHUP).
 
@@ -300,7 +301,53 @@ class FerryBroker {
   }
 }
 
+// FERRY_ROCKET_SPLIT=1: a default startBroker() (both roles, no namesrvAddr) runs the name server and the broker as
+// two processes, the broker registering with the other's name server, behind the same interface. restart() and
+// kill9() then act on the broker process only (the name server keeps its table, as in a real deployment).
+class SplitBroker {
+  constructor(ns, broker) {
+    this.ns = ns;
+    this.broker = broker;
+    this.namesrvAddr = ns.namesrvAddr;
+    this.brokerAddr = broker.brokerAddr;
+    this.dataDir = broker.dataDir;
+    this.listeners = { ...ns.listeners, ...broker.listeners };
+  }
+
+  get running() { return this.broker.running && this.ns.running; }
+
+  get pid() { return this.broker.pid; }
+
+  async stop(opts) {
+    const r = await this.broker.stop(opts);
+    const n = await this.ns.stop(opts);
+    return r && r.code === 0 && n && n.code !== 0 ? n : r;
+  }
+
+  async kill9() { return this.broker.kill9(); }
+
+  async restart(opts) {
+    await this.broker.restart(opts);
+    return this;
+  }
+
+  output() {
+    return `--- name server process ---\n${this.ns.output()}\n--- broker process ---\n${this.broker.output()}`;
+  }
+}
+
 async function startBroker(options = {}) {
+  if (process.env.FERRY_ROCKET_SPLIT === '1' && options.rocket !== false && options.namesrv !== false &&
+      options.broker !== false && !options.namesrvAddr) {
+    const ns = await startBroker({ ...options, broker: false, dataDir: undefined });
+    try {
+      const b = await startBroker({ ...options, namesrv: false, namesrvAddr: ns.namesrvAddr });
+      return new SplitBroker(ns, b);
+    } catch (err) {
+      await ns.kill9().catch(() => {});
+      throw err;
+    }
+  }
   const b = new FerryBroker(options);
   try {
     return await b.start();
@@ -310,4 +357,4 @@ async function startBroker(options = {}) {
   }
 }
 
-module.exports = { startBroker, FerryBroker };
+module.exports = { startBroker, FerryBroker, SplitBroker };

@@ -1,0 +1,238 @@
+#include "sched/DelayedDelivery.h"
+
+#include "queue/QueueRegistry.h"
+#include "sched/Scheduler.h"
+#include "storage/StorageEngine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <future>
+#include <vector>
+
+namespace ferry {
+
+namespace {
+constexpr std::string_view kTargetKey = "x-ferry-delay-target";
+constexpr std::string_view kDueKey = "x-ferry-delay-due";
+constexpr std::string_view kDelayPrefix = "x-ferry-delay-";
+constexpr uint64_t kMaxArmMs = 3'600'000;   // re-arm at least hourly (clock changes, 32-bit timer delays)
+constexpr uint32_t kRetryDelayMs = 1000;     // a failed delivery is tried again after this
+
+std::shared_ptr<spdlog::logger> log()
+{
+    auto l = spdlog::get("kernel");
+    return l ? l : spdlog::default_logger();
+}
+
+uint64_t wallMs()
+{
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+void appendEntry(std::string &block, std::string_view key, std::string_view value)
+{
+    block.push_back(static_cast<char>(key.size() >> 8));
+    block.push_back(static_cast<char>(key.size()));
+    block.append(key);
+    const uint32_t n = static_cast<uint32_t>(value.size());
+    for (int shift = 24; shift >= 0; shift -= 8)
+        block.push_back(static_cast<char>(n >> shift));
+    block.append(value);
+}
+
+// Splits the delay entries off a property block: returns the block without them, and their values.
+std::string stripDelayEntries(const std::string &block, std::string *target, uint64_t *due)
+{
+    std::string kept;
+    size_t i = 0;
+    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
+    while (i + 2 <= block.size()) {
+        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
+        if (i + 2 + keyLen + 4 > block.size())
+            break;
+        const std::string_view key(block.data() + i + 2, keyLen);
+        const size_t v = i + 2 + keyLen;
+        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
+        if (v + 4 + valueLen > block.size())
+            break;
+        const std::string_view value(block.data() + v + 4, valueLen);
+        if (key == kTargetKey) {
+            if (target)
+                target->assign(value);
+        } else if (key == kDueKey) {
+            if (due)
+                std::from_chars(value.data(), value.data() + value.size(), *due);
+        } else if (key.substr(0, kDelayPrefix.size()) != kDelayPrefix) {
+            kept.append(block, i, 2 + keyLen + 4 + valueLen);
+        }
+        i = v + 4 + valueLen;
+    }
+    return kept;
+}
+} // namespace
+
+DelayedDelivery::DelayedDelivery(QueueRegistry &queues, StorageEngine &storage, Scheduler &scheduler)
+    : queues_(queues), storage_(storage), scheduler_(scheduler)
+{
+}
+
+bool DelayedDelivery::restore(std::string *error)
+{
+    std::promise<std::pair<ferry_status, QueuePtr>> declared;
+    queues_.declare(kStoreQueue, FERRY_QUEUE_DURABLE | QueueRegistry::kInternalStore,
+                    [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
+    auto [st, queue] = declared.get_future().get();
+    if (st != FERRY_OK || !queue) {
+        *error = "cannot declare the delay store " + std::string(kStoreQueue) + " (status " + std::to_string(st) + ")";
+        return false;
+    }
+    store_ = queue;
+    std::vector<std::pair<uint64_t, uint64_t>> found; // (due, offset)
+    const uint64_t queueId = store_->id();
+    const ferry_status rs = storage_.call(
+        [&](StorageSession &s) {
+            return s.read(queueId, 0, 0, 0, [&](const ferry_storage_record &rec) {
+                auto m = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+                uint64_t due = 0;
+                if (m)
+                    stripDelayEntries(m->properties, nullptr, &due);
+                found.emplace_back(due, rec.offset);
+                return true;
+            });
+        },
+        error);
+    if (rs != FERRY_OK)
+        return false;
+    std::lock_guard lock(mutex_);
+    for (auto [due, offset] : found)
+        pending_.emplace(due, offset);
+    armLocked();
+    log()->info("delay store: {} messages pending", found.size());
+    return true;
+}
+
+void DelayedDelivery::schedule(std::shared_ptr<Message> message, const std::string &targetQueue, uint64_t dueMs,
+                               Queue::PublishDone done)
+{
+    appendEntry(message->properties, kTargetKey, targetQueue);
+    appendEntry(message->properties, kDueKey, std::to_string(dueMs));
+    message->flags |= FERRY_MESSAGE_PERSISTENT;
+    // Tracked once stored, so a delivery never reads a record that is not written yet.
+    store_->publish(std::move(message), [this, dueMs, done](ferry_status st, uint64_t offset, const std::string &err) {
+        if (st == FERRY_OK)
+            track(dueMs, offset);
+        if (done)
+            done(st, offset, err);
+    });
+}
+
+size_t DelayedDelivery::pending() const
+{
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+}
+
+void DelayedDelivery::stop()
+{
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    if (timerId_)
+        scheduler_.cancel(timerId_);
+    timerId_ = 0;
+}
+
+void DelayedDelivery::track(uint64_t dueMs, uint64_t offset)
+{
+    std::lock_guard lock(mutex_);
+    pending_.emplace(dueMs, offset);
+    armLocked();
+}
+
+void DelayedDelivery::armLocked()
+{
+    if (stopped_ || pending_.empty())
+        return;
+    const uint64_t due = pending_.begin()->first;
+    if (timerId_ != 0 && armedFor_ <= due)
+        return; // an earlier (or the same) wake-up is already armed
+    if (timerId_ != 0)
+        scheduler_.cancel(timerId_);
+    const uint64_t now = wallMs();
+    const uint64_t delay = due > now ? std::min(due - now, kMaxArmMs) : 0;
+    armedFor_ = now + delay;
+    const uint64_t generation = ++generation_;
+    timerId_ = scheduler_.after(static_cast<uint32_t>(delay), [this, generation] { fire(generation); });
+}
+
+void DelayedDelivery::fire(uint64_t generation)
+{
+    std::vector<uint64_t> due;
+    {
+        std::lock_guard lock(mutex_);
+        if (generation != generation_ || stopped_)
+            return;
+        timerId_ = 0;
+        armedFor_ = 0;
+        const uint64_t now = wallMs();
+        while (!pending_.empty() && pending_.begin()->first <= now) {
+            due.push_back(pending_.begin()->second);
+            pending_.erase(pending_.begin());
+        }
+        armLocked();
+    }
+    for (uint64_t offset : due)
+        deliver(offset);
+}
+
+void DelayedDelivery::deliver(uint64_t offset)
+{
+    const uint64_t queueId = store_->id();
+    auto message = std::make_shared<std::shared_ptr<Message>>();
+    storage_.submit(
+        [queueId, offset, message](StorageSession &s) {
+            return s.read(queueId, offset, 1, 0, [&](const ferry_storage_record &rec) {
+                if (rec.offset == offset)
+                    *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+                return false;
+            });
+        },
+        [this, offset, message, queueId](ferry_status st, const std::string &err) {
+            if (st != FERRY_OK || !*message) {
+                log()->error("delay store: reading offset {} failed ({}): {}; retrying", offset, st, err);
+                return retryLater(offset);
+            }
+            std::shared_ptr<Message> m = *message;
+            std::string target;
+            m->properties = stripDelayEntries(m->properties, &target, nullptr);
+            QueuePtr q = queues_.find(target);
+            const auto ack = [this, queueId, offset] {
+                storage_.submit([queueId, offset](StorageSession &s) { return s.ack(queueId, offset); }, {}, true);
+            };
+            if (!q) {
+                log()->warn("delay store: target queue '{}' of delayed message {} no longer exists; dropped", target,
+                            offset);
+                return ack();
+            }
+            q->publish(std::move(m), [this, ack, offset, target](ferry_status pst, uint64_t, const std::string &perr) {
+                if (pst == FERRY_OK)
+                    return ack();
+                log()->error("delay store: delivering {} to '{}' failed ({}): {}; retrying", offset, target, pst, perr);
+                retryLater(offset);
+            });
+        },
+        false);
+}
+
+void DelayedDelivery::retryLater(uint64_t offset)
+{
+    std::lock_guard lock(mutex_);
+    pending_.emplace(wallMs() + kRetryDelayMs, offset);
+    armLocked();
+}
+
+} // namespace ferry
