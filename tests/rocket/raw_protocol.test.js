@@ -456,15 +456,17 @@ test('QUERY_CONSUMER_OFFSET and UPDATE_CONSUMER_OFFSET (and PULL with COMMIT_OFF
   const group = uniqueName('CG_OFF');
   await onBroker(async conn => {
     for (let i = 0; i < 3; i++) await raw.send(conn, { topic, queueId: 0, body: `c${i}` });
-    // Nothing stored yet (§2.3): young queue with entry 0 in memory -> 0 with offset 0; setZeroIfNotFound=false -> 22;
-    // an empty queue (no entry 0) -> 22.
+    // Nothing stored yet (§2.3): young queue with entry 0 in memory -> 0 with offset 0; setZeroIfNotFound=false -> 22.
     let r = await raw.queryConsumerOffset(conn, group, topic, 0);
     assert.equal(r.code, 0, r.remark);
     assert.equal(Number(r.extFields.offset), 0);
     r = await raw.queryConsumerOffset(conn, group, topic, 0, { setZeroIfNotFound: 'false' });
     assert.equal(r.code, RC.QUERY_NOT_FOUND);
+    // An empty queue has no entry 0: Apache 5.x (checkInMemByConsumeOffset) answers 22, 4.9 (!checkInDisk...) answers
+    // 0 with offset 0. Both are seen in the field, and ali-ons starts at 0 either way; accept both, nothing else.
     r = await raw.queryConsumerOffset(conn, group, topic, 1);
-    assert.equal(r.code, RC.QUERY_NOT_FOUND);
+    assert.ok(r.code === RC.QUERY_NOT_FOUND || (r.code === 0 && Number(r.extFields.offset) === 0),
+      `empty queue: code ${r.code} offset ${r.extFields.offset}`);
 
     const query = async q => {
       const x = await raw.queryConsumerOffset(conn, group, topic, q);
@@ -491,8 +493,11 @@ test('QUERY_CONSUMER_OFFSET and UPDATE_CONSUMER_OFFSET (and PULL with COMMIT_OFF
     assert.equal(p.code, 0);
     assert.equal(await query(0), 2);
     // another group is not affected
-    const other = await raw.queryConsumerOffset(conn, uniqueName('CG_OTHER'), topic, 1);
-    assert.equal(other.code, RC.QUERY_NOT_FOUND);
+    const other = uniqueName('CG_OTHER');
+    assert.equal((await raw.updateConsumerOffset(conn, other, topic, 0, 1)).code, 0);
+    assert.equal(await query(0), 2);
+    const o = await raw.queryConsumerOffset(conn, other, topic, 0);
+    assert.equal(Number(o.extFields.offset), 1);
   });
 });
 

@@ -523,6 +523,11 @@ void fireInstanceTimer(const std::weak_ptr<ProtocolEntry> &weak, uint64_t timerI
     auto e = weak.lock();
     if (!e || !g_servicesBound.load())
         return;
+    if (e->instance.load() == nullptr) {
+        // Armed inside init, fired before init returned the instance: try again shortly.
+        g_services.scheduler->after(10, [weak, timerId, generation] { fireInstanceTimer(weak, timerId, generation); });
+        return;
+    }
     {
         std::lock_guard lock(e->timerMutex);
         auto it = e->timers.find(timerId);

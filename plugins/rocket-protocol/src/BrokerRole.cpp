@@ -725,14 +725,14 @@ void BrokerRole::queryConsumerOffset(RemotingCommand &request)
     const bool zeroIfNotFound = request.boolField("setZeroIfNotFound", true);
     auto call = std::make_unique<OffsetCall>();
     call->response = request.response(code::kSuccess);
-    const uint64_t low = q.low;
-    call->finish = [low, zeroIfNotFound](Session &, RemotingCommand &resp, const ferry_result &r) {
+    const bool young = q.low == 0 && q.next > 0; // entry 0 still stored
+    call->finish = [young, zeroIfNotFound](Session &, RemotingCommand &resp, const ferry_result &r) {
         if (r.status == FERRY_OK) {
             resp.set("offset", static_cast<int64_t>(r.offset));
             return;
         }
         // Never committed: a young queue (its first message still stored) starts at 0, as RocketMQ does.
-        if (r.status == FERRY_E_NOT_FOUND && zeroIfNotFound && low == 0) {
+        if (r.status == FERRY_E_NOT_FOUND && zeroIfNotFound && young) {
             resp.set("offset", int64_t(0));
             return;
         }

@@ -17,6 +17,7 @@
 //   dataDir                    else fs.mkdtemp under os.tmpdir() (removed at exit unless FERRY_KEEP_TEST_DATA=1)
 //   rocket: false              do not add any rocket.* key (only for harness checks against other plugins)
 //   readyTimeoutMs: 20000
+//   waitForRegistration: true  after 'ready', wait until the name server lists the broker (registrationTimeoutMs 10000)
 //   binary                     else $FERRY_BROKER, else <repo>/build/bin/ferry-broker
 // Environment: FERRY_BROKER (CTest sets it), FERRY_STORAGE_PLUGIN (adds --set storage.plugin=...),
 // FERRY_STORAGE_FLUSH (storage.flush), FERRY_KEEP_TEST_DATA=1 (keep data dirs), FERRY_BROKER_ECHO=1 (echo output),
@@ -231,7 +232,46 @@ class FerryBroker {
   async start() {
     await this.spawnAndWait(null);
     this.checkListeners();
+    await this.waitForRegistration();
     return this;
+  }
+
+  // A broker registers with its name server(s) asynchronously after 'ready' (as Apache's does): wait until the first
+  // one lists this broker's address in GET_BROKER_CLUSTER_INFO, so tests start from a routable broker and a broker
+  // that never registers fails here, clearly, instead of in every test. Off with waitForRegistration: false.
+  async waitForRegistration() {
+    const o = this.options;
+    if (o.rocket === false || o.waitForRegistration === false || !this.brokerAddr) return;
+    const ns = this.namesrvAddr || (o.namesrvAddr ? String(o.namesrvAddr).split(';')[0] : null);
+    if (!ns) return;
+    // required lazily: remoting.js does not need this module
+    const R = require('./remoting');
+    const timeoutMs = o.registrationTimeoutMs || 10000;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    for (;;) {
+      try {
+        const info = await R.withConnection(ns, async c => {
+          const resp = await c.request(R.RequestCode.GET_BROKER_CLUSTER_INFO, {}, null, { timeoutMs: 3000 });
+          return resp.code === 0 ? JSON.parse(resp.body.toString('utf8')) : { error: `code ${resp.code} ${resp.remark || ''}` };
+        });
+        if (info.error) {
+          last = info.error;
+        } else {
+          const addrs = Object.values(info.brokerAddrTable || {}).flatMap(bd => Object.values(bd.brokerAddrs || {}));
+          if (addrs.includes(this.brokerAddr)) return;
+          last = JSON.stringify(info);
+        }
+      } catch (err) {
+        last = err.message;
+      }
+      if (!this.running) throw new Error(`ferry-broker exited while waiting for its registration\n${this.output()}`);
+      if (Date.now() >= deadline) {
+        throw new Error(`the broker ${this.brokerAddr} did not register with the name server ${ns} within ` +
+          `${timeoutMs} ms (GET_BROKER_CLUSTER_INFO: ${last})\n${this.output()}`);
+      }
+      await new Promise(r => setTimeout(r, 100));
+    }
   }
 
   checkListeners() {
@@ -284,6 +324,7 @@ class FerryBroker {
         if ((bound.namesrv && this.namesrvAddr !== bound.namesrv) || (bound.broker && this.brokerAddr !== bound.broker)) {
           throw new Error(`restart bound other addresses: ${JSON.stringify(this.listeners)} (wanted ${JSON.stringify(bound)})`);
         }
+        await this.waitForRegistration();
         return this;
       } catch (err) {
         lastErr = err;
