@@ -26,6 +26,22 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The end-to-end tests drive the broker with the clients users run: Node.js (Debian's nodejs + npm when no node is
+# installed) and the npm packages pinned in tests/rocket/package-lock.json (ali-ons).
+install_test_deps() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "dev.sh: installing nodejs npm"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  if [ ! -f tests/rocket/node_modules/ali-ons/package.json ]; then
+    echo "dev.sh: npm ci in tests/rocket"
+    (cd tests/rocket && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 build() {
   cmake --preset debug >/dev/null
   cmake --build --preset debug
@@ -34,7 +50,7 @@ build() {
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  deps) install_deps ;;
+  deps) install_deps; install_test_deps ;;
   run)
     install_deps
     build
@@ -42,6 +58,7 @@ case "$cmd" in
     ;;
   test)
     install_deps
+    install_test_deps
     build
     ctest --preset debug "$@"
     ;;

@@ -330,6 +330,24 @@ struct SendBackCall final : PendingCall {
     void result(Session &s, const ferry_result &r) override;
 };
 
+// Reads one message by queue and offset and hands its stored-format record to done.
+struct RecordCall final : PendingCall {
+    std::string topic;
+    int32_t queueId = 0;
+    uint64_t kernelQueueId = 0;
+    uint64_t offset = 0;
+    HostPort storeHost;
+    std::string record;
+    std::function<void(Session &, std::string)> done;
+
+    void delivery(Session &, const ferry_delivery &d) override
+    {
+        if (d.offset == offset && record.empty())
+            appendStoredRecord(d, kernelQueueId, topic, queueId, storeHost, record);
+    }
+    void result(Session &s, const ferry_result &) override { done(s, std::move(record)); }
+};
+
 // Nothing to reply (oneway commits and the like); failures are logged.
 struct LogOnlyCall final : PendingCall {
     std::string what;
@@ -424,7 +442,9 @@ void BrokerRole::handle(RemotingCommand &request)
     case 34: return heartbeat(request);
     case 35: return unregisterClient(request);
     case 38: return consumerList(request);
+    case 33: return viewMessageById(request);
     case 36: return consumerSendMsgBack(request);
+    case 309: return consumeMessageDirectly(request);
     case 41: return lockBatch(request);
     case 42: return unlockBatch(request);
     case 215: return deleteTopic(request);
@@ -1046,6 +1066,94 @@ void BrokerRole::consumerSendMsgBack(RemotingCommand &request)
         s_.untrack(correlation);
         reply(request, code::kSystemError, "reading " + queue + " was refused");
     }
+}
+
+void BrokerRole::readByPhysicalOffset(int64_t physical, std::function<void(Session &, std::string)> done,
+                                      const RemotingCommand &request)
+{
+    char name[512] = {};
+    size_t nameLen = 0;
+    const std::string missing = "can not find message by the offset, " + std::to_string(physical);
+    if (physical < 0 ||
+        host_.queue_name(host_.base->ctx, physicalQueueId(physical), name, sizeof name, &nameLen) != FERRY_OK) {
+        reply(request, code::kSystemError, missing);
+        return;
+    }
+    const std::string queue(name, nameLen);
+    const auto sep = queue.rfind(FERRY_TOPIC_QUEUE_SEPARATOR[0]);
+    auto call = std::make_unique<RecordCall>();
+    call->topic = sep == std::string::npos ? queue : queue.substr(0, sep);
+    call->queueId = sep == std::string::npos ? 0 : std::atoi(queue.c_str() + sep + 1);
+    call->kernelQueueId = physicalQueueId(physical);
+    call->offset = physicalQueueOffset(physical);
+    call->storeHost = plugin_.storeHost().value_or(HostPort{});
+    call->done = std::move(done);
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.pull(s_.conn(), correlation, queue.data(), queue.size(), nullptr, 0, physicalQueueOffset(physical), 1,
+                   0) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, missing);
+    }
+}
+
+// VIEW_MESSAGE_BY_ID 33: header offset = the physical offset inside an offset msgId.
+void BrokerRole::viewMessageById(RemotingCommand &request)
+{
+    const auto physical = request.intField("offset");
+    if (!physical) {
+        reply(request, code::kSystemError, "the header lacks offset");
+        return;
+    }
+    RemotingCommand response = request.response(code::kSuccess);
+    const int64_t offset = *physical;
+    readByPhysicalOffset(
+        offset,
+        [response, offset](Session &s, std::string record) mutable {
+            if (record.empty()) {
+                response.code = code::kSystemError;
+                response.remark = "can not find message by the offset, " + std::to_string(offset);
+            }
+            response.body = std::move(record);
+            s.send(response);
+        },
+        request);
+}
+
+// CONSUME_MESSAGE_DIRECTLY 309 (admin -> broker -> client): the message named by msgId is sent to the client, whose
+// answer is relayed to the asker with the asker's opaque.
+void BrokerRole::consumeMessageDirectly(RemotingCommand &request)
+{
+    const std::string group = str(request, "consumerGroup");
+    const std::string clientId = str(request, "clientId");
+    const auto decoded = decodeOffsetMsgId(str(request, "msgId"));
+    if (!decoded) {
+        reply(request, code::kSystemError, "msgId is not an offset msgId: " + str(request, "msgId"));
+        return;
+    }
+    const uint64_t target = plugin_.memberConnection(group, clientId);
+    if (target == 0) {
+        reply(request, code::kSystemError,
+              "The Consumer <" + clientId + "> <" + group + "> not online");
+        return;
+    }
+    RemotingCommand forward = request;
+    forward.flag = 0;
+    forward.opaque = plugin_.nextOpaque();
+    const int32_t askerOpaque = request.opaque;
+    const uint64_t askerConn = s_.connId();
+    readByPhysicalOffset(
+        decoded->second,
+        [forward, askerOpaque, askerConn, target, request](Session &s, std::string record) mutable {
+            if (record.empty()) {
+                s.send(request.response(code::kSystemError, "can not find message by the msgId"));
+                return;
+            }
+            forward.body = std::move(record);
+            s.plugin().expectForwardedReply(forward.opaque, askerConn, askerOpaque);
+            if (!s.plugin().sendTo(target, encodeFrame(forward)))
+                s.send(request.response(code::kSystemError, "the consumer's connection closed"));
+        },
+        request);
 }
 
 // LOCK_BATCH_MQ 41: grants the queues that are free, expired, or already this client's.

@@ -8,6 +8,7 @@
 #include <ferry/ferry_protocol.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -50,6 +51,11 @@ private:
     void getAllTopicConfig(RemotingCommand &request);
     void lockBatch(RemotingCommand &request);
     void consumerSendMsgBack(RemotingCommand &request);
+    void viewMessageById(RemotingCommand &request);
+    void consumeMessageDirectly(RemotingCommand &request);
+    // Reads the message a physical offset names and calls done(record bytes) (empty when it is gone).
+    void readByPhysicalOffset(int64_t physical, std::function<void(Session &, std::string)> done,
+                              const RemotingCommand &request);
     void unlockBatch(RemotingCommand &request);
 
     Session &s_;

@@ -436,6 +436,37 @@ void RocketPlugin::unlockQueues(const std::string &group, const std::string &cli
     }
 }
 
+// ---- forwarded requests ----------------------------------------------------------------------------------------------
+
+uint64_t RocketPlugin::memberConnection(const std::string &group, const std::string &clientId)
+{
+    std::lock_guard lock(groupsMutex_);
+    auto g = consumerGroups_.find(group);
+    if (g == consumerGroups_.end())
+        return 0;
+    auto m = g->second.members.find(clientId);
+    return m == g->second.members.end() ? 0 : m->second.connId;
+}
+
+void RocketPlugin::expectForwardedReply(int32_t opaque, uint64_t replyConnId, int32_t replyOpaque)
+{
+    std::lock_guard lock(forwardMutex_);
+    forwards_[opaque] = {replyConnId, replyOpaque};
+    while (forwards_.size() > 10000) // clients that never answer must not grow the table without bound
+        forwards_.erase(forwards_.begin());
+}
+
+std::optional<std::pair<uint64_t, int32_t>> RocketPlugin::takeForwardedReply(int32_t opaque)
+{
+    std::lock_guard lock(forwardMutex_);
+    auto it = forwards_.find(opaque);
+    if (it == forwards_.end())
+        return std::nullopt;
+    auto value = it->second;
+    forwards_.erase(it);
+    return value;
+}
+
 // ---- outboxes -------------------------------------------------------------------------------------------------------
 
 void RocketPlugin::attachOutbox(uint64_t connId, OutboxPtr outbox)

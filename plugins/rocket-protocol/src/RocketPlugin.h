@@ -212,6 +212,13 @@ public:
                                         const std::vector<LockedQueue> &wanted);
     void unlockQueues(const std::string &group, const std::string &clientId, const std::vector<LockedQueue> &queues);
 
+    // ---- requests forwarded to a client (CONSUME_MESSAGE_DIRECTLY): its reply goes back to the asker ----
+    // The connection of a consumer group member; 0 when unknown.
+    uint64_t memberConnection(const std::string &group, const std::string &clientId);
+    void expectForwardedReply(int32_t opaque, uint64_t replyConnId, int32_t replyOpaque);
+    // The asker of a forwarded request, removed from the table; nullopt when the opaque is not a forwarded one.
+    std::optional<std::pair<uint64_t, int32_t>> takeForwardedReply(int32_t opaque);
+
     // ---- cross-connection delivery ----
     void attachOutbox(uint64_t connId, OutboxPtr outbox);
     void detachOutbox(uint64_t connId);
@@ -239,6 +246,9 @@ private:
     };
     std::mutex locksMutex_;
     std::map<std::string, std::map<LockedQueue, LockHolder>> locks_; // by group
+
+    std::mutex forwardMutex_;
+    std::map<int32_t, std::pair<uint64_t, int32_t>> forwards_; // opaque sent to the client -> (asker conn, opaque)
 
     std::mutex outboxMutex_;
     std::unordered_map<uint64_t, OutboxPtr> outboxes_;

@@ -50,6 +50,13 @@ void Session::dispatch(RemotingCommand &command)
 {
     if (command.isResponse()) {
         // Replies to what this side sent: registrations (logged when refused); client replies are not awaited.
+        if (role_ == SessionRole::Broker) {
+            if (auto asker = plugin_.takeForwardedReply(command.opaque)) {
+                command.opaque = asker->second;
+                plugin_.sendTo(asker->first, encodeFrame(command));
+            }
+            return;
+        }
         if (role_ == SessionRole::Registration && command.code != code::kSuccess)
             plugin_.log(FERRY_LOG_WARN, "name server " + plugin_.namesrvAddressFor(registrationIndex_) +
                                             " refused the registration: code " + std::to_string(command.code) + " " +

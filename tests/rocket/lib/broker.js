@@ -343,8 +343,8 @@ class FerryBroker {
 }
 
 // FERRY_ROCKET_SPLIT=1: a default startBroker() (both roles, no namesrvAddr) runs the name server and the broker as
-// two processes, the broker registering with the other's name server, behind the same interface. restart() and
-// kill9() then act on the broker process only (the name server keeps its table, as in a real deployment).
+// two processes, the broker registering with the other's name server, behind the same interface. kill9() and
+// restart() act on the broker process (restart() also restarts a stopped name server: stop() stops both).
 class SplitBroker {
   constructor(ns, broker) {
     this.ns = ns;
@@ -367,7 +367,9 @@ class SplitBroker {
 
   async kill9() { return this.broker.kill9(); }
 
+  // Restarts the broker process; the name server only if it was stopped too (stop() stops both).
   async restart(opts) {
+    if (!this.ns.running) await this.ns.restart(opts);
     await this.broker.restart(opts);
     return this;
   }
