@@ -64,6 +64,15 @@ static int32_t kv_sink(void *ctx, const uint8_t *key, size_t key_len, const uint
     return (int32_t)((key_len + value_len) & 1u);
 }
 
+static int32_t prepared_sink(void *ctx, uint64_t handle, const char *queue, size_t queue_len, const char *group,
+                             size_t group_len, uint64_t store_time_ms)
+{
+    (void)ctx;
+    (void)queue;
+    (void)group;
+    return (int32_t)((handle + queue_len + group_len + store_time_ms + FERRY_PREPARED_COMMIT + FERRY_PREPARED_ROLLBACK) & 1u);
+}
+
 static int32_t topic_sink(void *ctx, const ferry_topic_info *topic)
 {
     (void)ctx;
@@ -90,6 +99,7 @@ size_t ferry_abi_use_every_struct(const ferry_host *host)
     ferry_topic_info topic;
     ferry_queue_info queue_info;
     ferry_topic_sink sink5 = topic_sink;
+    ferry_prepared_sink sink6 = prepared_sink;
     ferry_plugin_query_fn query = NULL;
     ferry_storage_record_sink sink1 = record_sink;
     ferry_storage_queue_sink sink2 = queue_sink;
@@ -150,7 +160,7 @@ size_t ferry_abi_use_every_struct(const ferry_host *host)
     memset(&queue_info, 0, sizeof queue_info);
     queue_info.struct_size = sizeof queue_info;
 
-    total += topic.struct_size + queue_info.struct_size + (sink5 != NULL) + FERRY_TOPIC_CREATE_ONLY;
+    total += topic.struct_size + queue_info.struct_size + (sink5 != NULL) + (sink6 != NULL) + FERRY_TOPIC_CREATE_ONLY;
     total += key.struct_size + descriptor.struct_size + options.struct_size + record.struct_size + stats.struct_size;
     total += storage_vtable.struct_size + message.struct_size + subscribe.struct_size + delivery.struct_size;
     total += result.struct_size + listener.struct_size + protocol_host.struct_size + protocol_vtable.struct_size;

@@ -159,6 +159,16 @@ typedef struct ferry_topic_info {
     uint32_t flags;        /* FERRY_TOPIC_* */
 } ferry_topic_info;
 
+/* ---- ABI 1.3: prepared (transactional) messages ------------------------------------------------------------- */
+
+/* prepared_end flags. */
+#define FERRY_PREPARED_COMMIT (1u << 0)   /* deliver the message to its queue (or to queue_override) */
+#define FERRY_PREPARED_ROLLBACK (1u << 1) /* discard it */
+
+/* One unresolved prepared message: everything borrowed for the call. A non-zero return stops the listing. */
+typedef int32_t (*ferry_prepared_sink)(void *sink_ctx, uint64_t handle, const char *queue, size_t queue_len,
+                                       const char *group, size_t group_len, uint64_t store_time_ms);
+
 /* Called once per topic; topic borrowed for the call. A non-zero return stops the listing. */
 typedef int32_t (*ferry_topic_sink)(void *sink_ctx, const ferry_topic_info *topic);
 
@@ -270,6 +280,22 @@ typedef struct ferry_protocol_host {
        FERRY_E_UNSUPPORTED when the storage plugin has no time index. */
     ferry_status (*seek_time)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len,
                               uint64_t time_ms);
+
+    /* ==== ABI 1.3: prepared messages (RocketMQ half messages; durable, invisible until committed) ==== */
+    /* Stores message durably for queue without delivering it. group (borrowed) names who may be asked about it
+       (a producer group), reported by prepared_list. Result: offset = the message's handle, message_id. */
+    ferry_status (*publish_prepared)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len,
+                                     const ferry_message *message, const char *group, size_t group_len);
+    /* Resolves a prepared message: COMMIT appends it to its queue (queue_override, when not NULL, names another
+       queue), ROLLBACK drops it. Result: offset = the queue offset on commit; FERRY_E_NOT_FOUND when the handle is
+       unknown or already resolved. conn may be NULL when correlation_id is 0 (no result wanted). */
+    ferry_status (*prepared_end)(ferry_conn *conn, uint64_t correlation_id, uint64_t handle, uint32_t flags,
+                                 const char *queue_override, size_t queue_override_len);
+    /* sink(...) for every unresolved prepared message, oldest first (an in-memory snapshot; any thread). */
+    ferry_status (*prepared_list)(void *ctx, ferry_prepared_sink sink, void *sink_ctx);
+    /* Reads one prepared message: on_delivery (offset = handle, queue = its queue) then on_result;
+       FERRY_E_NOT_FOUND in the result when it is unknown or resolved. */
+    ferry_status (*prepared_read)(ferry_conn *conn, uint64_t correlation_id, uint64_t handle);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {

@@ -8,6 +8,7 @@
 #include "sched/DelayedDelivery.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
+#include "txn/PreparedStore.h"
 
 #include <spdlog/spdlog.h>
 
@@ -41,6 +42,7 @@ struct Broker::Impl {
     std::unique_ptr<QueueRegistry> queues;
     std::unique_ptr<TopicRegistry> topics;
     std::unique_ptr<DelayedDelivery> delayed;
+    std::unique_ptr<PreparedStore> prepared;
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
@@ -99,6 +101,11 @@ bool Broker::start(std::string *error)
         *error = "restoring the delay store failed: " + *error;
         return false;
     }
+    d.prepared = std::make_unique<PreparedStore>(*d.queues, *d.storage);
+    if (!d.prepared->restore(error)) {
+        *error = "restoring prepared messages failed: " + *error;
+        return false;
+    }
 
     // 3. Protocol host services and the network.
     d.protocolHost.struct_size = sizeof d.protocolHost;
@@ -107,7 +114,7 @@ bool Broker::start(std::string *error)
     d.network->start();
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
-                                      d.delayed.get()});
+                                      d.delayed.get(), d.prepared.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -172,6 +179,7 @@ void Broker::stop()
         d.storage->close();
     d.network.reset();
     d.started = false;
+    d.prepared.reset();
     d.delayed.reset();
     d.topics.reset();
     d.storage.reset();

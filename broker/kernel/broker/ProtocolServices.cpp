@@ -8,6 +8,7 @@
 #include "sched/DelayedDelivery.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
+#include "txn/PreparedStore.h"
 
 #include <ferry/sdk.hpp>
 
@@ -413,6 +414,89 @@ ferry_status seekTime(ferry_conn *conn, uint64_t correlationId, const char *queu
     return FERRY_OK;
 }
 
+// ---- ABI 1.3: prepared messages ----------------------------------------------------------------------------------
+
+ferry_status publishPrepared(ferry_conn *conn, uint64_t correlationId, const char *queue, size_t queueLen,
+                             const ferry_message *message, const char *group, size_t groupLen)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry || !g_servicesBound.load() || !g_services.prepared)
+        return FERRY_E_CLOSED;
+    if (message == nullptr || (message->body == nullptr && message->body_len > 0))
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionState &state = stateOf(conn);
+    QueuePtr q = findQueue(state, *registry, text(queue, queueLen));
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    std::shared_ptr<Message> m = messageFromView(*message, Connection::fromHandle(conn)->plugin().name);
+    Queue::PublishDone done;
+    if (correlationId != 0)
+        done = [link = state.link, correlationId, m](ferry_status st, uint64_t handle, const std::string &err) {
+            postResult(link, correlationId, st, err, handle, 0, 0, m->id.data());
+        };
+    g_services.prepared->prepare(std::move(m), q->name(), text(group, groupLen), std::move(done));
+    return FERRY_OK;
+}
+
+ferry_status preparedEnd(ferry_conn *conn, uint64_t correlationId, uint64_t handle, uint32_t flags,
+                         const char *queueOverride, size_t queueOverrideLen)
+{
+    if (!g_servicesBound.load() || !g_services.prepared)
+        return FERRY_E_CLOSED;
+    const bool commit = (flags & FERRY_PREPARED_COMMIT) != 0;
+    if (commit == ((flags & FERRY_PREPARED_ROLLBACK) != 0))
+        return FERRY_E_INVALID_ARGUMENT; // exactly one of the two
+    if (conn == nullptr && correlationId != 0)
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionLinkPtr link = conn ? stateOf(conn).link : nullptr;
+    g_services.prepared->end(handle, commit, text(queueOverride, queueOverrideLen),
+                             [link, correlationId](ferry_status st, uint64_t offset, const std::string &err) {
+                                 if (link)
+                                     postResult(link, correlationId, st, err, offset);
+                             });
+    return FERRY_OK;
+}
+
+ferry_status preparedList(void *, ferry_prepared_sink sink, void *sinkCtx)
+{
+    if (!g_servicesBound.load() || !g_services.prepared)
+        return FERRY_E_CLOSED;
+    if (sink == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    for (const auto &[handle, p] : g_services.prepared->pending())
+        if (sink(sinkCtx, handle, p.queue.data(), p.queue.size(), p.group.data(), p.group.size(), p.storeTimeMs) != 0)
+            break;
+    return FERRY_OK;
+}
+
+ferry_status preparedRead(ferry_conn *conn, uint64_t correlationId, uint64_t handle)
+{
+    if (!g_servicesBound.load() || !g_services.prepared)
+        return FERRY_E_CLOSED;
+    ConnectionLinkPtr link = stateOf(conn).link;
+    g_services.prepared->read(handle, [link, correlationId, handle](ferry_status st, MessagePtr m,
+                                                                     const PreparedStore::Pending &p) {
+        if (st == FERRY_OK && m) {
+            link->post([m, handle, correlationId, queue = p.queue](Connection &c) {
+                ferry_message view{};
+                m->fillView(&view);
+                ferry_delivery d{};
+                d.struct_size = sizeof d;
+                d.correlation_id = correlationId;
+                d.queue = queue.data();
+                d.queue_len = queue.size();
+                d.offset = handle;
+                d.delivery_count = 1;
+                d.message = &view;
+                c.protocol().on_delivery(c.session(), &d);
+            });
+        }
+        postResult(link, correlationId, st, st == FERRY_OK ? "" : "no unresolved prepared message", handle,
+                   st == FERRY_OK ? 1 : 0);
+    });
+    return FERRY_OK;
+}
+
 // ---- ABI 1.1: topics ----------------------------------------------------------------------------------------------
 
 void fillTopicInfo(const TopicConfig &t, ferry_topic_info *out)
@@ -632,6 +716,10 @@ void fillKernelServices(ferry_protocol_host *table, const KernelServices &servic
     table->queue_name = queueName;
     table->offset_get = offsetGet;
     table->seek_time = seekTime;
+    table->publish_prepared = publishPrepared;
+    table->prepared_end = preparedEnd;
+    table->prepared_list = preparedList;
+    table->prepared_read = preparedRead;
 }
 
 void clearKernelServices()

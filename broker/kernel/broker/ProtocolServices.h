@@ -18,6 +18,7 @@ class NetworkServer;
 class QueueRegistry;
 class Scheduler;
 class DelayedDelivery;
+class PreparedStore;
 class StorageEngine;
 class TopicRegistry;
 struct LoadedPlugin;
@@ -29,6 +30,7 @@ struct KernelServices {
     NetworkServer *network = nullptr;
     Scheduler *scheduler = nullptr;
     DelayedDelivery *delayed = nullptr;
+    PreparedStore *prepared = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

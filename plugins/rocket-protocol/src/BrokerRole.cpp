@@ -444,6 +444,7 @@ void BrokerRole::handle(RemotingCommand &request)
     case 38: return consumerList(request);
     case 33: return viewMessageById(request);
     case 36: return consumerSendMsgBack(request);
+    case 37: return endTransaction(request);
     case 309: return consumeMessageDirectly(request);
     case 41: return lockBatch(request);
     case 42: return unlockBatch(request);
@@ -583,8 +584,27 @@ void BrokerRole::sendMessage(RemotingCommand &request)
             qinfo.id = sinfo.id; // the reply's msgId names the message's place in the delay store
     }
 
+    // A half message (sysFlag PREPARED): kept by the kernel, invisible until END_TRANSACTION. It is stored as it will
+    // be delivered (sysFlag COMMIT, no TRAN_MSG); a check-back shows it as a half again.
+    const bool prepared = !batch && (fields.sysFlag & sysflag::kTransactionMask) == sysflag::kTransactionPrepared;
+    std::string preparedGroup;
+    if (prepared) {
+        preparedGroup = findProperty(fields.properties, "PGROUP").value_or(*groupField);
+        std::vector<std::pair<std::string, std::string>> kept;
+        for (auto &[k, v] : decodeProperties(fields.properties))
+            if (k != "TRAN_MSG")
+                kept.emplace_back(std::move(k), std::move(v));
+        fields.properties = encodeProperties(kept);
+        fields.sysFlag = (fields.sysFlag & ~sysflag::kTransactionMask) | sysflag::kTransactionCommit;
+        if (const uint64_t store = plugin_.preparedStoreId())
+            qinfo.id = store; // the reply's msgId names the half's place in the prepared store
+    }
+
     auto state = std::make_shared<SendState>();
     state->response = request.response(code::kSuccess);
+    if (prepared)
+        if (auto key = findProperty(fields.properties, "UNIQ_KEY"))
+            state->response.set("transactionId", *key);
     state->kernelQueueId = qinfo.id;
     state->queueId = static_cast<int32_t>(queueId);
     const size_t count = batch ? items.size() : 1;
@@ -608,8 +628,11 @@ void BrokerRole::sendMessage(RemotingCommand &request)
             call->index = i;
             correlation = s_.track(std::move(call));
         }
-        const ferry_status st = host_.publish(s_.conn(), correlation, queue.data(), queue.size(), &message.view(),
-                                              oneway ? FERRY_PUBLISH_NO_RESULT : 0);
+        const ferry_status st =
+            prepared ? host_.publish_prepared(s_.conn(), correlation, queue.data(), queue.size(), &message.view(),
+                                              preparedGroup.data(), preparedGroup.size())
+                     : host_.publish(s_.conn(), correlation, queue.data(), queue.size(), &message.view(),
+                                     oneway ? FERRY_PUBLISH_NO_RESULT : 0);
         if (st != FERRY_OK) {
             if (!oneway) {
                 s_.untrack(correlation);
@@ -1117,6 +1140,100 @@ void BrokerRole::viewMessageById(RemotingCommand &request)
             s.send(response);
         },
         request);
+}
+
+// END_TRANSACTION 37: commitOrRollback 8 commits, 12 rolls back, 0 (unknown) leaves the half for the check-back.
+void BrokerRole::endTransaction(RemotingCommand &request)
+{
+    const auto physical = request.intField("commitLogOffset");
+    const int64_t decision = request.intField("commitOrRollback").value_or(0);
+    if (!physical || str(request, "producerGroup").empty()) {
+        reply(request, code::kSystemError, "the header lacks commitLogOffset or producerGroup");
+        return;
+    }
+    if (decision != sysflag::kTransactionCommit && decision != sysflag::kTransactionRollback) {
+        reply(request, code::kSuccess); // NOT_TYPE: the producer does not know yet
+        return;
+    }
+    const uint64_t store = plugin_.preparedStoreId();
+    if (store == 0 || physicalQueueId(*physical) != store) {
+        reply(request, code::kSystemError, "Find prepared transaction message failed");
+        return;
+    }
+    const uint32_t flags = decision == sysflag::kTransactionCommit ? FERRY_PREPARED_COMMIT : FERRY_PREPARED_ROLLBACK;
+    uint64_t correlation = 0;
+    if (!request.isOneway()) {
+        auto call = std::make_unique<OffsetCall>();
+        call->response = request.response(code::kSuccess);
+        call->finish = [](Session &, RemotingCommand &resp, const ferry_result &r) {
+            if (r.status != FERRY_OK) {
+                resp.code = code::kSystemError;
+                resp.remark = r.status == FERRY_E_NOT_FOUND ? "Find prepared transaction message failed"
+                                                            : "ending the transaction failed: " + statusText(r);
+            }
+        };
+        correlation = s_.track(std::move(call));
+    }
+    if (host_.prepared_end(s_.conn(), correlation, physicalQueueOffset(*physical), flags, nullptr, 0) != FERRY_OK) {
+        if (correlation)
+            s_.untrack(correlation);
+        reply(request, code::kSystemError, "ending the transaction was refused");
+    }
+}
+
+namespace {
+// CHECK_TRANSACTION_STATE: reads the half, then asks the producer about it.
+struct CheckCall final : PendingCall {
+    uint64_t storeId = 0;
+    HostPort storeHost;
+    std::string record;
+    std::string topic;
+    std::string uniqKey;
+
+    void delivery(Session &, const ferry_delivery &d) override
+    {
+        const std::string queue(d.queue, d.queue_len);
+        const auto sep = queue.rfind(FERRY_TOPIC_QUEUE_SEPARATOR[0]);
+        topic = sep == std::string::npos ? queue : queue.substr(0, sep);
+        const int32_t queueId = sep == std::string::npos ? 0 : std::atoi(queue.c_str() + sep + 1);
+        appendStoredRecord(d, storeId, topic, queueId, storeHost, record, true);
+        forEachProperty(d.message->properties, d.message->properties_len, [&](std::string_view k, std::string_view v) {
+            if (k == "UNIQ_KEY")
+                uniqKey = std::string(v);
+        });
+        handle = d.offset;
+    }
+    void result(Session &s, const ferry_result &r) override
+    {
+        if (r.status != FERRY_OK || record.empty())
+            return; // resolved meanwhile
+        RemotingCommand check;
+        check.code = 39;
+        check.flag = kFlagOneway;
+        check.opaque = s.plugin().nextOpaque();
+        check.version = 401;
+        const int64_t physical = physicalOffset(storeId, handle);
+        check.set("topic", topic);
+        check.set("tranStateTableOffset", static_cast<int64_t>(handle));
+        check.set("commitLogOffset", physical);
+        check.set("msgId", uniqKey);
+        check.set("transactionId", uniqKey);
+        check.set("offsetMsgId", encodeOffsetMsgId(storeHost, physical));
+        check.body = std::move(record);
+        s.send(check);
+    }
+    uint64_t handle = 0;
+};
+} // namespace
+
+void BrokerRole::sendTransactionCheck(uint64_t handle)
+{
+    auto call = std::make_unique<CheckCall>();
+    call->storeId = plugin_.preparedStoreId();
+    call->storeHost = plugin_.storeHost().value_or(HostPort{});
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.prepared_read(s_.conn(), correlation, handle) != FERRY_OK)
+        s_.untrack(correlation);
 }
 
 // CONSUME_MESSAGE_DIRECTLY 309 (admin -> broker -> client): the message named by msgId is sent to the client, whose

@@ -28,6 +28,8 @@ public:
     explicit BrokerRole(Session &session);
 
     void handle(RemotingCommand &request);
+    // Sends CHECK_TRANSACTION_STATE for a prepared message to this (producer) connection.
+    void sendTransactionCheck(uint64_t handle);
     // The clientID the peer announced in its last heartbeat (empty before).
     const std::string &clientId() const { return clientId_; }
 
@@ -52,6 +54,7 @@ private:
     void lockBatch(RemotingCommand &request);
     void consumerSendMsgBack(RemotingCommand &request);
     void viewMessageById(RemotingCommand &request);
+    void endTransaction(RemotingCommand &request);
     void consumeMessageDirectly(RemotingCommand &request);
     // Reads the message a physical offset names and calls done(record bytes) (empty when it is gone).
     void readByPhysicalOffset(int64_t physical, std::function<void(Session &, std::string)> done,

@@ -96,7 +96,7 @@ std::string_view deliveryTag(const ferry_delivery &delivery)
 }
 
 void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, const std::string &topic,
-                        int32_t queueId, const HostPort &storeHost, std::string &out)
+                        int32_t queueId, const HostPort &storeHost, std::string &out, bool asHalf)
 {
     const ferry_message &m = *delivery.message;
     StoredMessage s;
@@ -130,7 +130,10 @@ void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, 
     if (m.tag_len && !hasTags)
         props.emplace_back("TAGS", std::string(m.tag, m.tag_len));
     s.sysFlag &= ~(sysflag::kBornHostV6 | sysflag::kStoreHostV6); // set again from the host sizes
-    s.sysFlag &= ~sysflag::kTransactionMask; // what a consumer sees was committed (or never transactional)
+    if (asHalf) {
+        s.sysFlag = (s.sysFlag & ~sysflag::kTransactionMask) | sysflag::kTransactionPrepared;
+        props.emplace_back("TRAN_MSG", "true");
+    }
     s.properties = encodeProperties(props);
     encodeStoredMessage(s, out);
 }

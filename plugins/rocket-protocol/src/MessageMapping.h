@@ -65,8 +65,9 @@ OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery);
 
 // Appends the stored-format record of a delivered kernel message (PULL_MESSAGE bodies and the like).
 // kernelQueueId: the kernel queue the message came from; topic / queueId: its RocketMQ names.
+// asHalf: the record as a half message (sysFlag PREPARED, TRAN_MSG=true), for CHECK_TRANSACTION_STATE.
 void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, const std::string &topic,
-                        int32_t queueId, const HostPort &storeHost, std::string &out);
+                        int32_t queueId, const HostPort &storeHost, std::string &out, bool asHalf = false);
 
 // The TAGS of a delivered kernel message (its tag field).
 std::string_view deliveryTag(const ferry_delivery &delivery);

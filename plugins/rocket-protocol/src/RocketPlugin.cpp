@@ -101,6 +101,7 @@ void RocketPlugin::onInstanceTimer(uint64_t timerId)
                                 ") advertises " + brokerAddress());
         ensureSystemTopics();
         host_->set_instance_timer(base->ctx, kInstanceTimerChannelScan, kChannelScanIntervalMs);
+        host_->set_instance_timer(base->ctx, kInstanceTimerTransactionCheck, settings_.transactionCheckIntervalMs);
         startRegistration();
         return;
     }
@@ -111,6 +112,11 @@ void RocketPlugin::onInstanceTimer(uint64_t timerId)
             log(FERRY_LOG_WARN, "name server: broker " + b + " silent for more than " +
                                     std::to_string(settings_.brokerExpiryMs) + " ms; removed");
         host_->set_instance_timer(base->ctx, kInstanceTimerScan, settings_.namesrvScanIntervalMs);
+        return;
+    }
+    if (timerId == kInstanceTimerTransactionCheck) {
+        checkTransactions();
+        host_->set_instance_timer(base->ctx, kInstanceTimerTransactionCheck, settings_.transactionCheckIntervalMs);
         return;
     }
     if (timerId == kInstanceTimerChannelScan) {
@@ -433,6 +439,94 @@ void RocketPlugin::unlockQueues(const std::string &group, const std::string &cli
         auto it = g->second.find(mq);
         if (it != g->second.end() && it->second.clientId == clientId)
             g->second.erase(it);
+    }
+}
+
+// ---- transactions ---------------------------------------------------------------------------------------------------
+
+uint64_t RocketPlugin::preparedStoreId()
+{
+    uint64_t id = preparedStoreId_.load();
+    if (id != 0)
+        return id;
+    const std::string store = "$ferry.prepared";
+    ferry_queue_info info{};
+    info.struct_size = sizeof info;
+    if (host_->queue_info(host_->base->ctx, store.data(), store.size(), &info) == FERRY_OK)
+        preparedStoreId_.store(id = info.id);
+    return id;
+}
+
+namespace {
+struct PendingHalf {
+    uint64_t handle;
+    std::string group;
+    uint64_t storeTimeMs;
+};
+int32_t collectHalf(void *ctx, uint64_t handle, const char *, size_t, const char *group, size_t groupLen,
+                    uint64_t storeTimeMs)
+{
+    static_cast<std::vector<PendingHalf> *>(ctx)->push_back({handle, std::string(group, groupLen), storeTimeMs});
+    return 0;
+}
+} // namespace
+
+void RocketPlugin::checkTransactions()
+{
+    std::vector<PendingHalf> halves;
+    host_->prepared_list(host_->base->ctx, &collectHalf, &halves);
+    const uint64_t now = nowMs();
+    std::vector<PendingHalf> toCheck, toPark;
+    {
+        std::lock_guard lock(transactionMutex_);
+        std::map<uint64_t, uint32_t> kept;
+        for (const PendingHalf &h : halves) {
+            uint32_t &count = kept[h.handle] = checkCounts_.count(h.handle) ? checkCounts_[h.handle] : 0;
+            if (now < h.storeTimeMs + settings_.transactionTimeoutMs)
+                continue;
+            if (count >= settings_.transactionCheckMax) {
+                toPark.push_back(h);
+                kept.erase(h.handle);
+                continue;
+            }
+            ++count;
+            toCheck.push_back(h);
+        }
+        checkCounts_.swap(kept); // resolved halves drop out
+    }
+    for (const PendingHalf &h : toPark) {
+        const std::string topic = "TRANS_CHECK_MAX_TIME_TOPIC";
+        std::string storage;
+        if (!this->topic(topic, &storage))
+            declareTopic(topic, 1, 1, FERRY_TOPIC_PERM_READ, FERRY_TOPIC_SYSTEM);
+        const std::string queue = topic + FERRY_TOPIC_QUEUE_SEPARATOR + "0";
+        host_->prepared_end(nullptr, 0, h.handle, FERRY_PREPARED_COMMIT, queue.data(), queue.size());
+        log(FERRY_LOG_WARN, "half message " + std::to_string(h.handle) + " of producer group " + h.group +
+                                " unresolved after " + std::to_string(settings_.transactionCheckMax) +
+                                " checks; parked in " + topic);
+    }
+    for (const PendingHalf &h : toCheck) {
+        uint64_t conn = 0;
+        {
+            std::lock_guard lock(groupsMutex_);
+            auto g = producerGroups_.find(h.group);
+            if (g != producerGroups_.end() && !g->second.empty())
+                conn = g->second.begin()->second.connId; // any member can answer for its group
+        }
+        OutboxPtr box;
+        {
+            std::lock_guard lock(outboxMutex_);
+            auto it = outboxes_.find(conn);
+            if (it != outboxes_.end())
+                box = it->second;
+        }
+        if (!box)
+            continue; // no producer of the group is connected: try again next round
+        {
+            std::lock_guard lock(box->mutex);
+            box->transactionChecks.push_back(h.handle);
+        }
+        host_->wake(host_->base->ctx, conn, kWakeCheck);
     }
 }
 

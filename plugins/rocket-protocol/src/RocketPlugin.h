@@ -42,6 +42,7 @@ constexpr uint32_t kBrokerListener = 1;
 // Wake tokens.
 constexpr uint64_t kWakeOutbox = 1;   // write what the outbox holds
 constexpr uint64_t kWakeRegister = 2; // registration connection: register now
+constexpr uint64_t kWakeCheck = 3;    // producer connection: send CHECK_TRANSACTION_STATE for the outbox's handles
 
 // Connection timer ids.
 constexpr uint64_t kTimerRegister = 1;
@@ -50,6 +51,7 @@ constexpr uint64_t kTimerRegister = 1;
 constexpr uint64_t kInstanceTimerScan = 1;          // name server: drop silent brokers
 constexpr uint64_t kInstanceTimerConnectBase = 100; // + name server index: (re)connect for registration
 constexpr uint64_t kInstanceTimerChannelScan = 2;   // broker: expire silent client channels
+constexpr uint64_t kInstanceTimerTransactionCheck = 4; // broker: check back unresolved half messages
 
 struct Settings {
     std::string brokerName = "broker-a";
@@ -65,6 +67,9 @@ struct Settings {
     uint32_t channelExpiryMs = 120000;
     uint32_t maxReconsumeTimes = 16;
     uint64_t maxMessageBytes = 4u << 20;
+    uint32_t transactionTimeoutMs = 6000;
+    uint32_t transactionCheckIntervalMs = 60000;
+    uint32_t transactionCheckMax = 15;
     std::vector<uint64_t> delayLevelsMs;
 };
 
@@ -72,6 +77,7 @@ struct Settings {
 struct Outbox {
     std::mutex mutex;
     std::deque<std::string> frames;
+    std::deque<uint64_t> transactionChecks; // prepared-message handles to check back on this producer connection
 };
 using OutboxPtr = std::shared_ptr<Outbox>;
 
@@ -219,6 +225,13 @@ public:
     // The asker of a forwarded request, removed from the table; nullopt when the opaque is not a forwarded one.
     std::optional<std::pair<uint64_t, int32_t>> takeForwardedReply(int32_t opaque);
 
+    // ---- transactions ----
+    // The kernel queue id of the prepared-message store (physical offsets of half messages name it).
+    uint64_t preparedStoreId();
+    // One pass of the check-back: halves older than the timeout are checked on a producer connection of their
+    // group, and parked in TRANS_CHECK_MAX_TIME_TOPIC after transaction_check_max checks.
+    void checkTransactions();
+
     // ---- cross-connection delivery ----
     void attachOutbox(uint64_t connId, OutboxPtr outbox);
     void detachOutbox(uint64_t connId);
@@ -246,6 +259,10 @@ private:
     };
     std::mutex locksMutex_;
     std::map<std::string, std::map<LockedQueue, LockHolder>> locks_; // by group
+
+    std::mutex transactionMutex_;
+    std::map<uint64_t, uint32_t> checkCounts_; // handle -> checks sent (in memory: a restart starts counting anew)
+    std::atomic<uint64_t> preparedStoreId_{0};
 
     std::mutex forwardMutex_;
     std::map<int32_t, std::pair<uint64_t, int32_t>> forwards_; // opaque sent to the client -> (asker conn, opaque)

@@ -130,6 +130,16 @@ void Session::onWake(uint64_t token)
         sendRegistration();
         return;
     }
+    if (token == kWakeCheck && broker_) {
+        std::deque<uint64_t> handles;
+        {
+            std::lock_guard lock(outbox_->mutex);
+            handles.swap(outbox_->transactionChecks);
+        }
+        for (uint64_t h : handles)
+            broker_->sendTransactionCheck(h);
+        return;
+    }
     if (token == kWakeOutbox) {
         std::deque<std::string> frames;
         {

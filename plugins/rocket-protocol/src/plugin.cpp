@@ -47,6 +47,12 @@ const ferry_config_key kConfigKeys[] = {
     {sizeof(ferry_config_key), "channel_expiry_ms", "120000", "broker: drop a consumer without a heartbeat this long"},
     {sizeof(ferry_config_key), "max_reconsume_times", "16", "deliveries before a message goes to %DLQ%<group>"},
     {sizeof(ferry_config_key), "max_message_bytes", "4194304", "largest message body accepted (maxMessageSize)"},
+    {sizeof(ferry_config_key), "transaction_timeout_ms", "6000",
+     "a half message unresolved this long is checked back with its producer group (transactionTimeOut)"},
+    {sizeof(ferry_config_key), "transaction_check_interval_ms", "60000",
+     "how often unresolved half messages are checked back (transactionCheckInterval)"},
+    {sizeof(ferry_config_key), "transaction_check_max", "15",
+     "checks before a half message is parked in TRANS_CHECK_MAX_TIME_TOPIC (transactionCheckMax)"},
     {sizeof(ferry_config_key), "delay_levels", kDefaultDelayLevels,
      "the delay levels 1..N (messageDelayLevel): numbers with ms, s, m, h or d"},
 };
@@ -155,6 +161,10 @@ Settings readSettings(const ferry_host *host)
     s.maxReconsumeTimes = static_cast<uint32_t>(configNumber(host, "max_reconsume_times", 0, 1000));
     s.maxMessageBytes = configNumber(host, "max_message_bytes", 1, 15u << 20);
     s.delayLevelsMs = parseDelayLevels(config(host, "delay_levels"));
+    s.transactionTimeoutMs = static_cast<uint32_t>(configNumber(host, "transaction_timeout_ms", 0, 86'400'000));
+    s.transactionCheckIntervalMs =
+        static_cast<uint32_t>(configNumber(host, "transaction_check_interval_ms", 10, 86'400'000));
+    s.transactionCheckMax = static_cast<uint32_t>(configNumber(host, "transaction_check_max", 0, 1000));
     return s;
 }
 
@@ -165,7 +175,7 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **instance_out
     return guard(err, err_cap, [&]() -> ferry_status {
         if (host == nullptr || instance_out == nullptr || host->base == nullptr)
             throw Error(FERRY_E_INVALID_ARGUMENT, "init: host and instance_out are required");
-        if (host->struct_size < offsetof(ferry_protocol_host, seek_time) + sizeof host->seek_time)
+        if (host->struct_size < offsetof(ferry_protocol_host, prepared_read) + sizeof host->prepared_read)
             throw Error(FERRY_E_ABI_MISMATCH, "rocket needs a kernel with ABI 1.1 protocol services (topics, wake, "
                                               "connect, instance timers)");
         auto instance = std::make_unique<ferry_protocol>();
@@ -305,8 +315,8 @@ FERRY_PLUGIN_ENTRY
         if (descriptor_out == nullptr)
             throw Error(FERRY_E_INVALID_ARGUMENT, "descriptor_out is NULL");
         *descriptor_out = nullptr;
-        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 2))
-            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".2 or newer, "
+        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 3))
+            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".3 or newer, "
                                               "the kernel offers " + std::to_string(host->abi_major) + "." +
                                               std::to_string(host->abi_minor));
         *descriptor_out = &kDescriptor;

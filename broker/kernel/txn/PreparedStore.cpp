@@ -1,0 +1,214 @@
+#include "txn/PreparedStore.h"
+
+#include "queue/QueueRegistry.h"
+#include "storage/StorageEngine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <vector>
+
+namespace ferry {
+
+namespace {
+constexpr std::string_view kQueueKey = "x-ferry-prepared-queue";
+constexpr std::string_view kGroupKey = "x-ferry-prepared-group";
+constexpr std::string_view kPrefix = "x-ferry-prepared-";
+
+std::shared_ptr<spdlog::logger> log()
+{
+    auto l = spdlog::get("kernel");
+    return l ? l : spdlog::default_logger();
+}
+
+void appendEntry(std::string &block, std::string_view key, std::string_view value)
+{
+    block.push_back(static_cast<char>(key.size() >> 8));
+    block.push_back(static_cast<char>(key.size()));
+    block.append(key);
+    const uint32_t n = static_cast<uint32_t>(value.size());
+    for (int shift = 24; shift >= 0; shift -= 8)
+        block.push_back(static_cast<char>(n >> shift));
+    block.append(value);
+}
+
+// The block without the store's own entries; their values into queue / group.
+std::string splitEntries(const std::string &block, std::string *queue, std::string *group)
+{
+    std::string kept;
+    size_t i = 0;
+    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
+    while (i + 2 <= block.size()) {
+        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
+        if (i + 2 + keyLen + 4 > block.size())
+            break;
+        const std::string_view key(block.data() + i + 2, keyLen);
+        const size_t v = i + 2 + keyLen;
+        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
+        if (v + 4 + valueLen > block.size())
+            break;
+        const std::string_view value(block.data() + v + 4, valueLen);
+        if (key == kQueueKey)
+            queue->assign(value);
+        else if (key == kGroupKey)
+            group->assign(value);
+        else if (key.substr(0, kPrefix.size()) != kPrefix)
+            kept.append(block, i, 2 + keyLen + 4 + valueLen);
+        i = v + 4 + valueLen;
+    }
+    return kept;
+}
+} // namespace
+
+PreparedStore::PreparedStore(QueueRegistry &queues, StorageEngine &storage) : queues_(queues), storage_(storage) {}
+
+bool PreparedStore::restore(std::string *error)
+{
+    std::promise<std::pair<ferry_status, QueuePtr>> declared;
+    queues_.declare(kStoreQueue, FERRY_QUEUE_DURABLE | QueueRegistry::kInternalStore,
+                    [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
+    auto [st, queue] = declared.get_future().get();
+    if (st != FERRY_OK || !queue) {
+        *error = "cannot declare the prepared-message store (status " + std::to_string(st) + ")";
+        return false;
+    }
+    store_ = queue;
+    std::map<uint64_t, Pending> found;
+    const uint64_t queueId = store_->id();
+    const ferry_status rs = storage_.call(
+        [&](StorageSession &s) {
+            return s.read(queueId, 0, 0, 0, [&](const ferry_storage_record &rec) {
+                Pending p;
+                p.storeTimeMs = rec.store_time_ms;
+                if (auto m = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms))
+                    splitEntries(m->properties, &p.queue, &p.group);
+                found.emplace(rec.offset, std::move(p));
+                return true;
+            });
+        },
+        error);
+    if (rs != FERRY_OK)
+        return false;
+    std::lock_guard lock(mutex_);
+    pending_ = std::move(found);
+    log()->info("prepared-message store: {} unresolved", pending_.size());
+    return true;
+}
+
+void PreparedStore::prepare(std::shared_ptr<Message> message, const std::string &queue, const std::string &group,
+                            Queue::PublishDone done)
+{
+    appendEntry(message->properties, kQueueKey, queue);
+    appendEntry(message->properties, kGroupKey, group);
+    message->flags |= FERRY_MESSAGE_PERSISTENT;
+    Message *raw = message.get();
+    MessagePtr keep = message;
+    store_->publish(std::move(message), [this, queue, group, raw, keep, done](ferry_status st, uint64_t handle,
+                                                                              const std::string &err) {
+        if (st == FERRY_OK) {
+            std::lock_guard lock(mutex_);
+            pending_[handle] = Pending{queue, group, raw->storeTimeMs};
+        }
+        if (done)
+            done(st, handle, err);
+    });
+}
+
+std::vector<std::pair<uint64_t, PreparedStore::Pending>> PreparedStore::pending() const
+{
+    std::lock_guard lock(mutex_);
+    return {pending_.begin(), pending_.end()};
+}
+
+void PreparedStore::read(uint64_t handle, ReadDone done)
+{
+    Pending p;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(handle);
+        if (it == pending_.end())
+            return done(FERRY_E_NOT_FOUND, nullptr, p);
+        p = it->second;
+    }
+    const uint64_t queueId = store_->id();
+    auto message = std::make_shared<std::shared_ptr<Message>>();
+    storage_.submit(
+        [queueId, handle, message](StorageSession &s) {
+            return s.read(queueId, handle, 1, 0, [&](const ferry_storage_record &rec) {
+                if (rec.offset == handle)
+                    *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+                return false;
+            });
+        },
+        [message, done, p](ferry_status st, const std::string &) {
+            if (st == FERRY_OK && !*message)
+                st = FERRY_E_NOT_FOUND;
+            if (*message) {
+                std::string queue, group;
+                (*message)->properties = splitEntries((*message)->properties, &queue, &group);
+            }
+            done(st, *message, p);
+        },
+        false);
+}
+
+void PreparedStore::end(uint64_t handle, bool commit, const std::string &queueOverride, EndDone done)
+{
+    Pending p;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(handle);
+        if (it == pending_.end())
+            return done(FERRY_E_NOT_FOUND, 0, "no unresolved prepared message " + std::to_string(handle));
+        p = std::move(it->second);
+        pending_.erase(it); // resolved from here on; put back if the commit fails
+    }
+    const uint64_t queueId = store_->id();
+    const auto ack = [this, queueId, handle] {
+        storage_.submit([queueId, handle](StorageSession &s) { return s.ack(queueId, handle); }, {}, true);
+    };
+    const auto restore = [this, handle, p] {
+        std::lock_guard lock(mutex_);
+        pending_.emplace(handle, p);
+    };
+    if (!commit) {
+        ack();
+        return done(FERRY_OK, 0, {});
+    }
+    {
+        auto message = std::make_shared<std::shared_ptr<Message>>();
+        const std::string target = queueOverride.empty() ? p.queue : queueOverride;
+        storage_.submit(
+            [queueId, handle, message](StorageSession &s) {
+                return s.read(queueId, handle, 1, 0, [&](const ferry_storage_record &rec) {
+                    if (rec.offset == handle)
+                        *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+                    return false;
+                });
+            },
+            [this, message, target, ack, restore, done](ferry_status st, const std::string &err) {
+                if (st != FERRY_OK || !*message) {
+                    restore();
+                    return done(st != FERRY_OK ? st : FERRY_E_NOT_FOUND, 0, err);
+                }
+                std::string queue, group;
+                (*message)->properties = splitEntries((*message)->properties, &queue, &group);
+                QueuePtr q = queues_.find(target);
+                if (!q) {
+                    restore();
+                    return done(FERRY_E_NOT_FOUND, 0, "queue '" + target + "' does not exist");
+                }
+                q->publish(std::move(*message), [ack, restore, done](ferry_status pst, uint64_t offset,
+                                                                      const std::string &perr) {
+                    if (pst == FERRY_OK)
+                        ack();
+                    else
+                        restore();
+                    done(pst, offset, perr);
+                });
+            },
+            false);
+    }
+}
+
+} // namespace ferry
