@@ -655,29 +655,31 @@ void BrokerRole::pullMessage(RemotingCommand &request)
 {
     RemotingCommand response = request.response(code::kSuccess);
     response.set("suggestWhichBrokerId", int64_t(0));
+    response.set("nextBeginOffset", request.intField("queueOffset").value_or(0));
+    response.set("minOffset", int64_t(0));
+    response.set("maxOffset", int64_t(0));
+    // Java clients require the four offset fields on every answer, errors included.
+    const auto fail = [&](int code, std::string remark) {
+        response.code = code;
+        response.remark = std::move(remark);
+        s_.send(response);
+    };
     const std::string group = str(request, "consumerGroup");
     const std::string topic = str(request, "topic");
     const auto queueId = request.intField("queueId");
     const auto queueOffset = request.intField("queueOffset");
-    if (group.empty() || topic.empty() || !queueId || !queueOffset) {
-        response.code = code::kSystemError;
-        response.remark = "the pull header lacks consumerGroup, topic, queueId or queueOffset";
-        response.set("nextBeginOffset", int64_t(0));
-        response.set("minOffset", int64_t(0));
-        response.set("maxOffset", int64_t(0));
-        s_.send(response);
-        return;
-    }
+    if (group.empty() || topic.empty() || !queueId || !queueOffset)
+        return fail(code::kSystemError, "the pull header lacks consumerGroup, topic, queueId or queueOffset");
     std::string nameStorage;
-    const auto info = topicOrReply(request, topic, &nameStorage);
+    const auto info = plugin_.topic(topic, &nameStorage);
     if (!info)
-        return;
+        return fail(code::kTopicNotExist, "topic[" + topic + "] not exist, apply first please!");
     if (!(info->perm & FERRY_TOPIC_PERM_READ)) {
-        reply(request, code::kNoPermission, "the topic[" + topic + "] pulling message is forbidden");
+        fail(code::kNoPermission, "the topic[" + topic + "] pulling message is forbidden");
         return;
     }
     if (*queueId < 0 || *queueId >= static_cast<int64_t>(info->read_queues)) {
-        reply(request, code::kSystemError,
+        fail(code::kSystemError,
               "queueId[" + std::to_string(*queueId) + "] is illegal, topic:[" + topic +
                   "] topicConfig.readQueueNums:[" + std::to_string(info->read_queues) + "]");
         return;
@@ -689,8 +691,7 @@ void BrokerRole::pullMessage(RemotingCommand &request)
     } else if (auto sub = plugin_.subscription(group, topic)) {
         tags = sub->tags;
     } else {
-        reply(request, code::kSubscriptionNotExist, "the consumer's subscription not exist, group: " + group);
-        return;
+        return fail(code::kSubscriptionNotExist, "the consumer's subscription not exist, group: " + group);
     }
 
     const std::string queue = kernelQueue(topic, *queueId);
@@ -702,7 +703,7 @@ void BrokerRole::pullMessage(RemotingCommand &request)
     ferry_queue_info q{};
     q.struct_size = sizeof q;
     if (host_.queue_info(host_.base->ctx, queue.data(), queue.size(), &q) != FERRY_OK) {
-        reply(request, code::kSystemError, "queue " + queue + " is missing");
+        fail(code::kSystemError, "queue " + queue + " is missing");
         return;
     }
     response.set("minOffset", static_cast<int64_t>(q.low));
@@ -731,7 +732,7 @@ void BrokerRole::pullMessage(RemotingCommand &request)
         return answer(code::kPullNotFound, offset);
 
     auto call = std::make_unique<PullCall>();
-    call->response = std::move(response);
+    call->response = response; // a copy: `fail` may still answer below
     call->topic = topic;
     call->queueId = static_cast<int32_t>(*queueId);
     call->kernelQueueId = q.id;
@@ -744,7 +745,7 @@ void BrokerRole::pullMessage(RemotingCommand &request)
                                        offset, maxMsgs, longPoll ? static_cast<uint32_t>(suspendMs) : 0);
     if (st != FERRY_OK) {
         s_.untrack(correlation);
-        reply(request, code::kSystemError, "pull refused (status " + std::to_string(st) + ")");
+        fail(code::kSystemError, "pull refused (status " + std::to_string(st) + ")");
     }
 }
 
