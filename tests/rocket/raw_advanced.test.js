@@ -1,7 +1,7 @@
 'use strict';
 // Later-milestone features, with our raw client, following the fact sheet: transactions (half messages,
 // END_TRANSACTION 37, CHECK_TRANSACTION_STATE 39), LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42, VIEW_MESSAGE_BY_ID 33,
-// and CONSUME_MESSAGE_DIRECTLY 309 (QUERY_MESSAGE 12 waits in pending/query_message.js).
+// QUERY_MESSAGE 12 and CONSUME_MESSAGE_DIRECTLY 309.
 //
 // A request the broker answers with 3 (REQUEST_CODE_NOT_SUPPORTED, §2.1) fails its test: nothing here is skipped.
 
@@ -206,6 +206,34 @@ test('VIEW_MESSAGE_BY_ID 33 at the address inside the msgId', { timeout: 15000 }
       const missing = await viewer.request(C.VIEW_MESSAGE_BY_ID, { topic, offset: String(2 ** 40) });
       assert.equal(missing.code, RC.SYSTEM_ERROR);
     });
+  });
+});
+
+test('QUERY_MESSAGE 12 by key and by UNIQ_KEY', { timeout: 20000 }, async t => {
+  const probe = { topic: 'TProbe', key: 'probe', maxNum: '32', beginTimestamp: '0', endTimestamp: String(Date.now()) };
+  if (!await supported(t, broker.brokerAddr, C.QUERY_MESSAGE, probe)) return;
+  const { topic } = await newTopic(broker, 'TQuery', 2);
+  await onBroker(async conn => {
+    const key = uniqKey();
+    const k1 = uniqueName('qk');
+    const k2 = uniqueName('qk');
+    const r = await raw.send(conn, { topic, queueId: 1, body: 'find me', properties: { KEYS: `${k1} ${k2}`, UNIQ_KEY: key } });
+    const query = (k, extra = {}) => conn.request(C.QUERY_MESSAGE, {
+      topic, key: k, maxNum: '32', beginTimestamp: '0', endTimestamp: String(Date.now() + 3600000), ...extra,
+    });
+    for (const [k, extra] of [[k1, {}], [k2, {}], [key, { _UNIQUE_KEY_QUERY: 'true' }]]) {
+      // the index may be built asynchronously
+      const found = await waitFor(async () => {
+        const q = await query(k, extra);
+        return q.code === 0 ? q : null;
+      }, { timeoutMs: 5000, message: `QUERY_MESSAGE ${k}` });
+      assert.ok(found.extFields.indexLastUpdateTimestamp !== undefined, 'indexLastUpdateTimestamp');
+      assert.ok(found.extFields.indexLastUpdatePhyoffset !== undefined, 'indexLastUpdatePhyoffset');
+      const msgs = R.decodeMessages(found.body);
+      assert.ok(msgs.some(m => m.msgId === r.extFields.msgId && m.body.toString() === 'find me'), `found by ${k}`);
+    }
+    const none = await query(uniqueName('nokey'));
+    assert.equal(none.code, RC.QUERY_NOT_FOUND);
   });
 });
 

@@ -296,6 +296,15 @@ typedef struct ferry_protocol_host {
     /* Reads one prepared message: on_delivery (offset = handle, queue = its queue) then on_result;
        FERRY_E_NOT_FOUND in the result when it is unknown or resolved. */
     ferry_status (*prepared_read)(ferry_conn *conn, uint64_t correlation_id, uint64_t handle);
+
+    /* ==== ABI 1.4: the message index by key ==== */
+    /* Every message stored in a durable queue is indexed under each space-separated token of its `keys`, for as
+       long as storage retention keeps it. Finds up to max_messages (0: 64) with this key, stored between begin_ms
+       and end_ms (wall clock, inclusive), in queues whose names start with queue_prefix (may be empty): each through
+       on_delivery (queue, offset, message), newest first, then on_result with message_count. */
+    ferry_status (*query_key)(ferry_conn *conn, uint64_t correlation_id, const char *key, size_t key_len,
+                              const char *queue_prefix, size_t queue_prefix_len, uint64_t begin_ms, uint64_t end_ms,
+                              uint32_t max_messages);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {

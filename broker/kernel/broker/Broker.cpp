@@ -9,6 +9,7 @@
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 #include "txn/PreparedStore.h"
+#include "index/KeyIndex.h"
 
 #include <spdlog/spdlog.h>
 
@@ -43,6 +44,7 @@ struct Broker::Impl {
     std::unique_ptr<TopicRegistry> topics;
     std::unique_ptr<DelayedDelivery> delayed;
     std::unique_ptr<PreparedStore> prepared;
+    std::unique_ptr<KeyIndex> keys;
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
@@ -101,6 +103,11 @@ bool Broker::start(std::string *error)
         *error = "restoring the delay store failed: " + *error;
         return false;
     }
+    d.keys = std::make_unique<KeyIndex>(*d.queues, *d.storage, d.settings.retentionMs);
+    if (!d.keys->restore(error)) {
+        *error = "restoring the key index failed: " + *error;
+        return false;
+    }
     d.prepared = std::make_unique<PreparedStore>(*d.queues, *d.storage);
     if (!d.prepared->restore(error)) {
         *error = "restoring prepared messages failed: " + *error;
@@ -114,7 +121,7 @@ bool Broker::start(std::string *error)
     d.network->start();
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
-                                      d.delayed.get(), d.prepared.get()});
+                                      d.delayed.get(), d.prepared.get(), d.keys.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -179,6 +186,9 @@ void Broker::stop()
         d.storage->close();
     d.network.reset();
     d.started = false;
+    if (d.queues)
+        d.queues->setAppendObserver(nullptr);
+    d.keys.reset();
     d.prepared.reset();
     d.delayed.reset();
     d.topics.reset();

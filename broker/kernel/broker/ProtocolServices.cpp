@@ -9,6 +9,7 @@
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 #include "txn/PreparedStore.h"
+#include "index/KeyIndex.h"
 
 #include <ferry/sdk.hpp>
 
@@ -497,6 +498,72 @@ ferry_status preparedRead(ferry_conn *conn, uint64_t correlationId, uint64_t han
     return FERRY_OK;
 }
 
+// ---- ABI 1.4: the key index ------------------------------------------------------------------------------------------
+
+ferry_status queryKey(ferry_conn *conn, uint64_t correlationId, const char *key, size_t keyLen, const char *prefix,
+                      size_t prefixLen, uint64_t beginMs, uint64_t endMs, uint32_t maxMessages)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry || !g_servicesBound.load() || !g_services.keys)
+        return FERRY_E_CLOSED;
+    if (keyLen == 0)
+        return FERRY_E_INVALID_ARGUMENT;
+    const std::string queuePrefix = text(prefix, prefixLen);
+    struct Found {
+        QueuePtr queue;
+        uint64_t offset;
+        MessagePtr message;
+    };
+    auto found = std::make_shared<std::vector<Found>>();
+    // Over-fetch: hits in other queues are filtered out below.
+    for (const KeyIndex::Hit &h : g_services.keys->find(text(key, keyLen), beginMs, endMs, 4096)) {
+        if (found->size() >= (maxMessages ? maxMessages : 64u))
+            break;
+        QueuePtr q = registry->findById(h.queueId);
+        if (q && q->name().compare(0, queuePrefix.size(), queuePrefix) == 0)
+            found->push_back({q, h.offset, nullptr});
+    }
+    ConnectionLinkPtr link = stateOf(conn).link;
+    g_services.storage->submit(
+        [found](StorageSession &s) {
+            for (Found &f : *found) {
+                const ferry_status st = s.read(f.queue->id(), f.offset, 1, 0, [&](const ferry_storage_record &rec) {
+                    if (rec.offset == f.offset)
+                        f.message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+                    return false;
+                });
+                if (st != FERRY_OK && st != FERRY_E_NOT_FOUND && st != FERRY_E_CORRUPT)
+                    return st;
+            }
+            return FERRY_OK;
+        },
+        [link, correlationId, found](ferry_status st, const std::string &err) {
+            uint64_t count = 0;
+            for (const Found &f : *found)
+                count += f.message ? 1 : 0;
+            link->post([found, correlationId](Connection &c) {
+                for (const Found &f : *found) {
+                    if (!f.message)
+                        continue; // removed by retention since it was indexed
+                    ferry_message view{};
+                    f.message->fillView(&view);
+                    ferry_delivery d{};
+                    d.struct_size = sizeof d;
+                    d.correlation_id = correlationId;
+                    d.queue = f.queue->name().data();
+                    d.queue_len = f.queue->name().size();
+                    d.offset = f.offset;
+                    d.delivery_count = 1;
+                    d.message = &view;
+                    c.protocol().on_delivery(c.session(), &d);
+                }
+            });
+            postResult(link, correlationId, st, err, 0, count);
+        },
+        false);
+    return FERRY_OK;
+}
+
 // ---- ABI 1.1: topics ----------------------------------------------------------------------------------------------
 
 void fillTopicInfo(const TopicConfig &t, ferry_topic_info *out)
@@ -720,6 +787,7 @@ void fillKernelServices(ferry_protocol_host *table, const KernelServices &servic
     table->prepared_end = preparedEnd;
     table->prepared_list = preparedList;
     table->prepared_read = preparedRead;
+    table->query_key = queryKey;
 }
 
 void clearKernelServices()

@@ -19,6 +19,7 @@ class QueueRegistry;
 class Scheduler;
 class DelayedDelivery;
 class PreparedStore;
+class KeyIndex;
 class StorageEngine;
 class TopicRegistry;
 struct LoadedPlugin;
@@ -31,6 +32,7 @@ struct KernelServices {
     Scheduler *scheduler = nullptr;
     DelayedDelivery *delayed = nullptr;
     PreparedStore *prepared = nullptr;
+    KeyIndex *keys = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

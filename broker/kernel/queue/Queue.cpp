@@ -92,6 +92,9 @@ void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
                                      done(st, offset, err);
                              });
         }
+        if (AppendObserver *observer = observer_.load(std::memory_order_acquire);
+            observer != nullptr && durable() && !(flags_ & kInternalStore) && !msg->keys.empty())
+            observer->onAppend(id_, offset, *msg);
         // Cursor queues and kernel stores keep no lease window: their readers go to storage by offset.
         const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;
         const bool fits = windowed && (!durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes));

@@ -32,6 +32,14 @@ class StorageEngine;
 class Scheduler;
 class Queue;
 
+// Told of every message appended to a durable client queue (the key index). Called under the queue's lock: it must
+// be quick and take only leaf locks.
+class AppendObserver {
+public:
+    virtual ~AppendObserver() = default;
+    virtual void onAppend(uint64_t queueId, uint64_t offset, const Message &message) = 0;
+};
+
 // A lease consumer of one queue. Owned by the queue's consumer list and by the connection's state.
 struct Subscription {
     uint64_t id = 0;
@@ -72,6 +80,7 @@ public:
     uint64_t low() const { return low_.load(std::memory_order_acquire); }
     void setLow(uint64_t low) { low_.store(low, std::memory_order_release); }
     uint64_t next() const;
+    void setAppendObserver(AppendObserver *observer) { observer_.store(observer, std::memory_order_release); }
 
     // Appends the message (store time and id set here). done: once the message is stored when the message is
     // persistent and the queue durable, else at once; runs on the storage thread or the caller's thread.
@@ -148,6 +157,7 @@ private:
     const uint64_t startTimeMs_;
 
     std::atomic<uint64_t> low_;
+    std::atomic<AppendObserver *> observer_{nullptr};
     mutable std::mutex mutex_;
     bool deleted_ = false;
     uint64_t next_;

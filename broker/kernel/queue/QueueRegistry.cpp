@@ -152,6 +152,7 @@ void QueueRegistry::declare(const std::string &name, uint32_t flags, DeclareDone
         queue = std::make_shared<Queue>(id, name, kept, 0, 0, &storage_, &scheduler_, startTimeMs_);
         byName_[name] = queue;
         byId_[id] = queue;
+        queue->setAppendObserver(observer_);
         if (durable) {
             // Submitted under the registry lock: the storage creates the log before any append to it.
             storage_.submit(
@@ -217,6 +218,14 @@ QueuePtr QueueRegistry::find(const std::string &name) const
     std::shared_lock lock(mutex_);
     auto it = byName_.find(name);
     return it == byName_.end() ? nullptr : it->second;
+}
+
+void QueueRegistry::setAppendObserver(AppendObserver *observer)
+{
+    std::unique_lock lock(mutex_);
+    observer_ = observer;
+    for (auto &[name, q] : byName_)
+        q->setAppendObserver(observer);
 }
 
 QueuePtr QueueRegistry::findById(uint64_t id) const

@@ -41,6 +41,8 @@ public:
 
     QueuePtr find(const std::string &name) const;
     QueuePtr findById(uint64_t id) const;
+    // Every queue, existing and future, reports appends to observer (the key index). Set once at start-up.
+    void setAppendObserver(AppendObserver *observer);
     std::vector<QueuePtr> list() const;
 
 private:
@@ -50,6 +52,7 @@ private:
     mutable std::shared_mutex mutex_;
     std::map<std::string, QueuePtr> byName_;
     std::map<uint64_t, QueuePtr> byId_;
+    AppendObserver *observer_ = nullptr;
     uint64_t nextId_ = 1;
 };
 

@@ -431,6 +431,7 @@ void BrokerRole::handle(RemotingCommand &request)
     case 325: // SEND_REPLY_MESSAGE_V2
         return sendMessage(request);
     case 11: return pullMessage(request);
+    case 12: return queryMessage(request);
     case 14: return queryConsumerOffset(request);
     case 15: return updateConsumerOffset(request);
     case 17: return updateAndCreateTopic(request);
@@ -1141,6 +1142,73 @@ void BrokerRole::viewMessageById(RemotingCommand &request)
             s.send(response);
         },
         request);
+}
+
+namespace {
+// QUERY_MESSAGE: collects the found messages as stored-format records.
+struct QueryCall final : PendingCall {
+    RemotingCommand response;
+    HostPort storeHost;
+    std::string body;
+    int64_t lastTimestamp = 0;
+    int64_t lastPhysical = 0;
+    ferry_protocol_host const *host = nullptr;
+
+    void delivery(Session &s, const ferry_delivery &d) override
+    {
+        const std::string queue(d.queue, d.queue_len);
+        const auto sep = queue.rfind(FERRY_TOPIC_QUEUE_SEPARATOR[0]);
+        ferry_queue_info info{};
+        info.struct_size = sizeof info;
+        if (sep == std::string::npos ||
+            s.host()->queue_info(s.host()->base->ctx, queue.data(), queue.size(), &info) != FERRY_OK)
+            return;
+        appendStoredRecord(d, info.id, queue.substr(0, sep), std::atoi(queue.c_str() + sep + 1), storeHost, body);
+        lastTimestamp = std::max(lastTimestamp, static_cast<int64_t>(d.message->store_time_ms));
+        lastPhysical = std::max(lastPhysical, physicalOffset(info.id, d.offset));
+    }
+    void result(Session &s, const ferry_result &r) override
+    {
+        if (r.status != FERRY_OK) {
+            response.code = code::kSystemError;
+            response.remark = statusText(r);
+        } else if (body.empty()) {
+            response.code = code::kQueryNotFound;
+            response.remark = "can not find message, maybe time range not correct";
+        } else {
+            response.body = std::move(body);
+        }
+        response.set("indexLastUpdateTimestamp", lastTimestamp);
+        response.set("indexLastUpdatePhyoffset", lastPhysical);
+        s.send(response);
+    }
+};
+} // namespace
+
+// QUERY_MESSAGE 12: by KEYS token, or by UNIQ_KEY with _UNIQUE_KEY_QUERY=true, over [beginTimestamp, endTimestamp].
+void BrokerRole::queryMessage(RemotingCommand &request)
+{
+    const std::string topic = str(request, "topic");
+    const std::string key = str(request, "key");
+    if (topic.empty() || key.empty()) {
+        reply(request, code::kSystemError, "the header lacks topic or key");
+        return;
+    }
+    const bool unique = request.boolField("_UNIQUE_KEY_QUERY");
+    const int64_t maxNum = unique ? 32 : std::clamp<int64_t>(request.intField("maxNum").value_or(32), 1, 64);
+    const uint64_t begin = static_cast<uint64_t>(std::max<int64_t>(0, request.intField("beginTimestamp").value_or(0)));
+    const int64_t endField = request.intField("endTimestamp").value_or(INT64_MAX);
+    const uint64_t end = endField < 0 ? 0 : static_cast<uint64_t>(endField);
+    auto call = std::make_unique<QueryCall>();
+    call->response = request.response(code::kSuccess);
+    call->storeHost = plugin_.storeHost().value_or(HostPort{});
+    const std::string prefix = topic + FERRY_TOPIC_QUEUE_SEPARATOR;
+    const uint64_t correlation = s_.track(std::move(call));
+    if (host_.query_key(s_.conn(), correlation, key.data(), key.size(), prefix.data(), prefix.size(), begin, end,
+                        static_cast<uint32_t>(maxNum)) != FERRY_OK) {
+        s_.untrack(correlation);
+        reply(request, code::kSystemError, "the query was refused");
+    }
 }
 
 // END_TRANSACTION 37: commitOrRollback 8 commits, 12 rolls back, 0 (unknown) leaves the half for the check-back.

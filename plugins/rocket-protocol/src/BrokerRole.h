@@ -55,6 +55,7 @@ private:
     void consumerSendMsgBack(RemotingCommand &request);
     void viewMessageById(RemotingCommand &request);
     void endTransaction(RemotingCommand &request);
+    void queryMessage(RemotingCommand &request);
     void consumeMessageDirectly(RemotingCommand &request);
     // Reads the message a physical offset names and calls done(record bytes) (empty when it is gone).
     void readByPhysicalOffset(int64_t physical, std::function<void(Session &, std::string)> done,

@@ -42,7 +42,9 @@ KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body
         if (key == "TAGS")
             tag_ = value;
         else if (key == "KEYS")
-            keys_ = value;
+            keys_ = keys_.empty() ? value : value + " " + keys_;
+        else if (key == "UNIQ_KEY") // indexed too: QUERY_MESSAGE finds a message by its client id
+            keys_ = keys_.empty() ? value : keys_ + " " + value;
         appendPropertyEntry(block_, key, value);
     }
     if (fields.flag != 0)

@@ -2,7 +2,8 @@
 // (docs/compatibility/rocketmq.md has the table).
 //
 //  - body: the body exactly as sent (a zlib-compressed body stays compressed; sysFlag says so).
-//  - tag / keys: the TAGS and KEYS properties, also kept as properties.
+//  - tag / keys: the TAGS property; the KEYS tokens and the UNIQ_KEY (the kernel indexes every token of `keys`, which
+//    is what QUERY_MESSAGE searches); all of them also kept as properties.
 //  - properties: every RocketMQ property, in order, as kernel property entries (key -> value bytes), plus the
 //    RocketMQ-only header fields under reserved keys starting with "x-rocketmq-" (flag, sysFlag, born host,
 //    reconsume times), which are never sent back as properties.

@@ -175,7 +175,7 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **instance_out
     return guard(err, err_cap, [&]() -> ferry_status {
         if (host == nullptr || instance_out == nullptr || host->base == nullptr)
             throw Error(FERRY_E_INVALID_ARGUMENT, "init: host and instance_out are required");
-        if (host->struct_size < offsetof(ferry_protocol_host, prepared_read) + sizeof host->prepared_read)
+        if (host->struct_size < offsetof(ferry_protocol_host, query_key) + sizeof host->query_key)
             throw Error(FERRY_E_ABI_MISMATCH, "rocket needs a kernel with ABI 1.1 protocol services (topics, wake, "
                                               "connect, instance timers)");
         auto instance = std::make_unique<ferry_protocol>();
@@ -315,8 +315,8 @@ FERRY_PLUGIN_ENTRY
         if (descriptor_out == nullptr)
             throw Error(FERRY_E_INVALID_ARGUMENT, "descriptor_out is NULL");
         *descriptor_out = nullptr;
-        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 3))
-            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".3 or newer, "
+        if (host != nullptr && (host->abi_major != FERRY_ABI_MAJOR || host->abi_minor < 4))
+            throw Error(FERRY_E_ABI_MISMATCH, "rocket needs ABI " + std::to_string(FERRY_ABI_MAJOR) + ".4 or newer, "
                                               "the kernel offers " + std::to_string(host->abi_major) + "." +
                                               std::to_string(host->abi_minor));
         *descriptor_out = &kDescriptor;
