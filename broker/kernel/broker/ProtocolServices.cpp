@@ -128,6 +128,22 @@ void postResult(const ConnectionLinkPtr &link, uint64_t correlationId, ferry_sta
 
 std::string text(const char *p, size_t n) { return n ? std::string(p, n) : std::string(); }
 
+// on_delivery(message) for a pull-like service (correlation id, no subscription), on the connection's thread.
+void deliverTo(Connection &c, uint64_t correlationId, const std::string &queue, uint64_t offset, const Message &m)
+{
+    ferry_message view{};
+    m.fillView(&view);
+    ferry_delivery d{};
+    d.struct_size = sizeof d;
+    d.correlation_id = correlationId;
+    d.queue = queue.data();
+    d.queue_len = queue.size();
+    d.offset = offset;
+    d.delivery_count = 1;
+    d.message = &view;
+    c.protocol().on_delivery(c.session(), &d);
+}
+
 constexpr uint64_t kMaxDelayMs = 100ull * 366 * 24 * 3600 * 1000; // "up to 100 years ahead" (ferry_protocol.h)
 
 uint64_t wallClockMs()
@@ -479,17 +495,7 @@ ferry_status preparedRead(ferry_conn *conn, uint64_t correlationId, uint64_t han
                                                                      const PreparedStore::Pending &p) {
         if (st == FERRY_OK && m) {
             link->post([m, handle, correlationId, queue = p.queue](Connection &c) {
-                ferry_message view{};
-                m->fillView(&view);
-                ferry_delivery d{};
-                d.struct_size = sizeof d;
-                d.correlation_id = correlationId;
-                d.queue = queue.data();
-                d.queue_len = queue.size();
-                d.offset = handle;
-                d.delivery_count = 1;
-                d.message = &view;
-                c.protocol().on_delivery(c.session(), &d);
+                deliverTo(c, correlationId, queue, handle, *m);
             });
         }
         postResult(link, correlationId, st, st == FERRY_OK ? "" : "no unresolved prepared message", handle,
@@ -527,11 +533,9 @@ ferry_status queryKey(ferry_conn *conn, uint64_t correlationId, const char *key,
     g_services.storage->submit(
         [found](StorageSession &s) {
             for (Found &f : *found) {
-                const ferry_status st = s.read(f.queue->id(), f.offset, 1, 0, [&](const ferry_storage_record &rec) {
-                    if (rec.offset == f.offset)
-                        f.message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
-                    return false;
-                });
+                std::shared_ptr<Message> m;
+                const ferry_status st = s.readMessage(f.queue->id(), f.offset, &m);
+                f.message = std::move(m);
                 if (st != FERRY_OK && st != FERRY_E_NOT_FOUND && st != FERRY_E_CORRUPT)
                     return st;
             }
@@ -542,21 +546,9 @@ ferry_status queryKey(ferry_conn *conn, uint64_t correlationId, const char *key,
             for (const Found &f : *found)
                 count += f.message ? 1 : 0;
             link->post([found, correlationId](Connection &c) {
-                for (const Found &f : *found) {
-                    if (!f.message)
-                        continue; // removed by retention since it was indexed
-                    ferry_message view{};
-                    f.message->fillView(&view);
-                    ferry_delivery d{};
-                    d.struct_size = sizeof d;
-                    d.correlation_id = correlationId;
-                    d.queue = f.queue->name().data();
-                    d.queue_len = f.queue->name().size();
-                    d.offset = f.offset;
-                    d.delivery_count = 1;
-                    d.message = &view;
-                    c.protocol().on_delivery(c.session(), &d);
-                }
+                for (const Found &f : *found)
+                    if (f.message) // else removed by retention since it was indexed
+                        deliverTo(c, correlationId, f.queue->name(), f.offset, *f.message);
             });
             postResult(link, correlationId, st, err, 0, count);
         },

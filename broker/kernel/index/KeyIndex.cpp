@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <future>
 
 namespace ferry {
 
@@ -52,15 +51,9 @@ KeyIndex::KeyIndex(QueueRegistry &queues, StorageEngine &storage, uint64_t reten
 
 bool KeyIndex::restore(std::string *error)
 {
-    std::promise<std::pair<ferry_status, QueuePtr>> declared;
-    queues_.declare(kStoreQueue, FERRY_QUEUE_DURABLE | QueueRegistry::kCursorQueue | QueueRegistry::kInternalStore,
-                    [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
-    auto [st, queue] = declared.get_future().get();
-    if (st != FERRY_OK || !queue) {
-        *error = "cannot declare the key index store (status " + std::to_string(st) + ")";
+    store_ = queues_.declareStore(kStoreQueue, QueueRegistry::kCursorQueue, error);
+    if (!store_)
         return false;
-    }
-    store_ = queue;
     size_t records = 0;
     std::unique_lock lock(mutex_);
     const uint64_t queueId = store_->id();

@@ -1,5 +1,7 @@
 #include "queue/Message.h"
 
+#include <algorithm>
+
 #include <ferry/ferry_protocol.h>
 
 #include <atomic>
@@ -120,6 +122,42 @@ std::string messageIdHex(const MessageId &id)
         s.push_back(digits[b & 0xF]);
     }
     return s;
+}
+
+void appendProperty(std::string &block, std::string_view key, std::string_view value)
+{
+    const size_t k = std::min<size_t>(key.size(), 0xFFFF);
+    block.push_back(static_cast<char>(k >> 8));
+    block.push_back(static_cast<char>(k));
+    block.append(key.data(), k);
+    const uint32_t n = static_cast<uint32_t>(value.size());
+    for (int shift = 24; shift >= 0; shift -= 8)
+        block.push_back(static_cast<char>(n >> shift));
+    block.append(value.data(), value.size());
+}
+
+std::string takeProperties(const std::string &block, std::string_view prefix,
+                           const std::function<void(std::string_view key, std::string_view value)> &fn)
+{
+    std::string kept;
+    size_t i = 0;
+    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
+    while (i + 2 <= block.size()) {
+        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
+        if (i + 2 + keyLen + 4 > block.size())
+            break;
+        const std::string_view key(block.data() + i + 2, keyLen);
+        const size_t v = i + 2 + keyLen;
+        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
+        if (v + 4 + valueLen > block.size())
+            break;
+        if (key.substr(0, prefix.size()) == prefix)
+            fn(key, std::string_view(block.data() + v + 4, valueLen));
+        else
+            kept.append(block, i, 2 + keyLen + 4 + valueLen);
+        i = v + 4 + valueLen;
+    }
+    return kept;
 }
 
 std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_view originProtocol)

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,13 @@ std::string messageIdHex(const MessageId &id);
 
 // Copies a plugin's borrowed ferry_message into a new Message (the one body copy on the publish path).
 std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_view originProtocol);
+
+// Property block helpers (the block format is in ferry_protocol.h).
+void appendProperty(std::string &block, std::string_view key, std::string_view value);
+// The block without the entries whose key starts with prefix; fn(key, value) is called for each one taken out.
+// A malformed tail is dropped.
+std::string takeProperties(const std::string &block, std::string_view prefix,
+                           const std::function<void(std::string_view key, std::string_view value)> &fn);
 
 namespace MessageCodec {
 // The head bytes written before the body in a storage record.

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <set>
 #include <sstream>
 
@@ -211,6 +212,19 @@ void QueueRegistry::remove(const std::string &name, uint32_t flags, DeleteDone d
         lock.unlock();
         done(FERRY_OK, dropped, {});
     }
+}
+
+QueuePtr QueueRegistry::declareStore(const std::string &name, uint32_t extraFlags, std::string *error)
+{
+    std::promise<std::pair<ferry_status, QueuePtr>> declared;
+    declare(name, FERRY_QUEUE_DURABLE | kInternalStore | extraFlags,
+            [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
+    auto [st, queue] = declared.get_future().get();
+    if (st != FERRY_OK || !queue) {
+        *error = "cannot declare the kernel store " + name + " (status " + std::to_string(st) + ")";
+        return nullptr;
+    }
+    return queue;
 }
 
 QueuePtr QueueRegistry::find(const std::string &name) const

@@ -39,6 +39,10 @@ public:
     // FERRY_QUEUE_IF_UNUSED / FERRY_QUEUE_IF_EMPTY refuse with FERRY_E_BUSY.
     void remove(const std::string &name, uint32_t flags, DeleteDone done);
 
+    // Start-up: the kernel store `name` (kInternalStore plus extraFlags), created when missing. Blocking; null with
+    // *error on failure.
+    QueuePtr declareStore(const std::string &name, uint32_t extraFlags, std::string *error);
+
     QueuePtr find(const std::string &name) const;
     QueuePtr findById(uint64_t id) const;
     // Every queue, existing and future, reports appends to observer (the key index). Set once at start-up.

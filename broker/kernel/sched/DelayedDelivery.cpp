@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <future>
 #include <vector>
 
 namespace ferry {
@@ -34,45 +33,15 @@ uint64_t wallMs()
             .count());
 }
 
-void appendEntry(std::string &block, std::string_view key, std::string_view value)
-{
-    block.push_back(static_cast<char>(key.size() >> 8));
-    block.push_back(static_cast<char>(key.size()));
-    block.append(key);
-    const uint32_t n = static_cast<uint32_t>(value.size());
-    for (int shift = 24; shift >= 0; shift -= 8)
-        block.push_back(static_cast<char>(n >> shift));
-    block.append(value);
-}
-
-// Splits the delay entries off a property block: returns the block without them, and their values.
+// The block without the delay entries; their values into target / due.
 std::string stripDelayEntries(const std::string &block, std::string *target, uint64_t *due)
 {
-    std::string kept;
-    size_t i = 0;
-    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
-    while (i + 2 <= block.size()) {
-        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
-        if (i + 2 + keyLen + 4 > block.size())
-            break;
-        const std::string_view key(block.data() + i + 2, keyLen);
-        const size_t v = i + 2 + keyLen;
-        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
-        if (v + 4 + valueLen > block.size())
-            break;
-        const std::string_view value(block.data() + v + 4, valueLen);
-        if (key == kTargetKey) {
-            if (target)
-                target->assign(value);
-        } else if (key == kDueKey) {
-            if (due)
-                std::from_chars(value.data(), value.data() + value.size(), *due);
-        } else if (key.substr(0, kDelayPrefix.size()) != kDelayPrefix) {
-            kept.append(block, i, 2 + keyLen + 4 + valueLen);
-        }
-        i = v + 4 + valueLen;
-    }
-    return kept;
+    return takeProperties(block, kDelayPrefix, [&](std::string_view key, std::string_view value) {
+        if (key == kTargetKey && target)
+            target->assign(value);
+        else if (key == kDueKey && due)
+            std::from_chars(value.data(), value.data() + value.size(), *due);
+    });
 }
 } // namespace
 
@@ -83,15 +52,9 @@ DelayedDelivery::DelayedDelivery(QueueRegistry &queues, StorageEngine &storage, 
 
 bool DelayedDelivery::restore(std::string *error)
 {
-    std::promise<std::pair<ferry_status, QueuePtr>> declared;
-    queues_.declare(kStoreQueue, FERRY_QUEUE_DURABLE | QueueRegistry::kInternalStore,
-                    [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
-    auto [st, queue] = declared.get_future().get();
-    if (st != FERRY_OK || !queue) {
-        *error = "cannot declare the delay store " + std::string(kStoreQueue) + " (status " + std::to_string(st) + ")";
+    store_ = queues_.declareStore(kStoreQueue, 0, error);
+    if (!store_)
         return false;
-    }
-    store_ = queue;
     std::vector<std::pair<uint64_t, uint64_t>> found; // (due, offset)
     const uint64_t queueId = store_->id();
     const ferry_status rs = storage_.call(
@@ -119,8 +82,8 @@ bool DelayedDelivery::restore(std::string *error)
 void DelayedDelivery::schedule(std::shared_ptr<Message> message, const std::string &targetQueue, uint64_t dueMs,
                                Queue::PublishDone done)
 {
-    appendEntry(message->properties, kTargetKey, targetQueue);
-    appendEntry(message->properties, kDueKey, std::to_string(dueMs));
+    appendProperty(message->properties, kTargetKey, targetQueue);
+    appendProperty(message->properties, kDueKey, std::to_string(dueMs));
     message->flags |= FERRY_MESSAGE_PERSISTENT;
     // Tracked once stored, so a delivery never reads a record that is not written yet.
     store_->publish(std::move(message), [this, dueMs, done](ferry_status st, uint64_t offset, const std::string &err) {
@@ -194,13 +157,7 @@ void DelayedDelivery::deliver(uint64_t offset)
     const uint64_t queueId = store_->id();
     auto message = std::make_shared<std::shared_ptr<Message>>();
     storage_.submit(
-        [queueId, offset, message](StorageSession &s) {
-            return s.read(queueId, offset, 1, 0, [&](const ferry_storage_record &rec) {
-                if (rec.offset == offset)
-                    *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
-                return false;
-            });
-        },
+        [queueId, offset, message](StorageSession &s) { return s.readMessage(queueId, offset, message.get()); },
         [this, offset, message, queueId](ferry_status st, const std::string &err) {
             if (st != FERRY_OK || !*message) {
                 log()->error("delay store: reading offset {} failed ({}): {}; retrying", offset, st, err);

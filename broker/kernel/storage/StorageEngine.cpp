@@ -75,6 +75,15 @@ ferry_status StorageSession::offsetGet(std::string_view group, uint64_t queueId,
     return vt_.offset_get(storage_, group.data(), group.size(), queueId, offset, err_, sizeof err_);
 }
 
+ferry_status StorageSession::readMessage(uint64_t queueId, uint64_t offset, std::shared_ptr<Message> *message)
+{
+    return read(queueId, offset, 1, 0, [&](const ferry_storage_record &rec) {
+        if (rec.offset == offset)
+            *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+        return false;
+    });
+}
+
 ferry_status StorageSession::metaPut(std::string_view key, std::string_view value)
 {
     return vt_.meta_put(storage_, reinterpret_cast<const uint8_t *>(key.data()), key.size(),

@@ -47,6 +47,9 @@ public:
     // fn(record) returns false to stop.
     ferry_status read(uint64_t queueId, uint64_t from, uint32_t maxRecords, uint64_t maxBytes,
                       const std::function<bool(const ferry_storage_record &)> &fn);
+    // The kernel message stored at exactly (queueId, offset); *message stays null when there is none (acked,
+    // removed) or the record is not a kernel message.
+    ferry_status readMessage(uint64_t queueId, uint64_t offset, std::shared_ptr<Message> *message);
     ferry_status offsetSet(std::string_view group, uint64_t queueId, uint64_t offset);
     ferry_status offsetGet(std::string_view group, uint64_t queueId, uint64_t *offset);
     ferry_status metaPut(std::string_view key, std::string_view value);

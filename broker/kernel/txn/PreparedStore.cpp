@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <vector>
 
 namespace ferry {
@@ -21,42 +20,15 @@ std::shared_ptr<spdlog::logger> log()
     return l ? l : spdlog::default_logger();
 }
 
-void appendEntry(std::string &block, std::string_view key, std::string_view value)
-{
-    block.push_back(static_cast<char>(key.size() >> 8));
-    block.push_back(static_cast<char>(key.size()));
-    block.append(key);
-    const uint32_t n = static_cast<uint32_t>(value.size());
-    for (int shift = 24; shift >= 0; shift -= 8)
-        block.push_back(static_cast<char>(n >> shift));
-    block.append(value);
-}
-
 // The block without the store's own entries; their values into queue / group.
 std::string splitEntries(const std::string &block, std::string *queue, std::string *group)
 {
-    std::string kept;
-    size_t i = 0;
-    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
-    while (i + 2 <= block.size()) {
-        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
-        if (i + 2 + keyLen + 4 > block.size())
-            break;
-        const std::string_view key(block.data() + i + 2, keyLen);
-        const size_t v = i + 2 + keyLen;
-        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
-        if (v + 4 + valueLen > block.size())
-            break;
-        const std::string_view value(block.data() + v + 4, valueLen);
+    return takeProperties(block, kPrefix, [&](std::string_view key, std::string_view value) {
         if (key == kQueueKey)
             queue->assign(value);
         else if (key == kGroupKey)
             group->assign(value);
-        else if (key.substr(0, kPrefix.size()) != kPrefix)
-            kept.append(block, i, 2 + keyLen + 4 + valueLen);
-        i = v + 4 + valueLen;
-    }
-    return kept;
+    });
 }
 } // namespace
 
@@ -64,15 +36,9 @@ PreparedStore::PreparedStore(QueueRegistry &queues, StorageEngine &storage) : qu
 
 bool PreparedStore::restore(std::string *error)
 {
-    std::promise<std::pair<ferry_status, QueuePtr>> declared;
-    queues_.declare(kStoreQueue, FERRY_QUEUE_DURABLE | QueueRegistry::kInternalStore,
-                    [&declared](ferry_status st, const QueuePtr &q, const std::string &) { declared.set_value({st, q}); });
-    auto [st, queue] = declared.get_future().get();
-    if (st != FERRY_OK || !queue) {
-        *error = "cannot declare the prepared-message store (status " + std::to_string(st) + ")";
+    store_ = queues_.declareStore(kStoreQueue, 0, error);
+    if (!store_)
         return false;
-    }
-    store_ = queue;
     std::map<uint64_t, Pending> found;
     const uint64_t queueId = store_->id();
     const ferry_status rs = storage_.call(
@@ -98,8 +64,8 @@ bool PreparedStore::restore(std::string *error)
 void PreparedStore::prepare(std::shared_ptr<Message> message, const std::string &queue, const std::string &group,
                             Queue::PublishDone done)
 {
-    appendEntry(message->properties, kQueueKey, queue);
-    appendEntry(message->properties, kGroupKey, group);
+    appendProperty(message->properties, kQueueKey, queue);
+    appendProperty(message->properties, kGroupKey, group);
     message->flags |= FERRY_MESSAGE_PERSISTENT;
     Message *raw = message.get();
     MessagePtr keep = message;
@@ -133,13 +99,7 @@ void PreparedStore::read(uint64_t handle, ReadDone done)
     const uint64_t queueId = store_->id();
     auto message = std::make_shared<std::shared_ptr<Message>>();
     storage_.submit(
-        [queueId, handle, message](StorageSession &s) {
-            return s.read(queueId, handle, 1, 0, [&](const ferry_storage_record &rec) {
-                if (rec.offset == handle)
-                    *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
-                return false;
-            });
-        },
+        [queueId, handle, message](StorageSession &s) { return s.readMessage(queueId, handle, message.get()); },
         [message, done, p](ferry_status st, const std::string &) {
             if (st == FERRY_OK && !*message)
                 st = FERRY_E_NOT_FOUND;
@@ -179,13 +139,7 @@ void PreparedStore::end(uint64_t handle, bool commit, const std::string &queueOv
         auto message = std::make_shared<std::shared_ptr<Message>>();
         const std::string target = queueOverride.empty() ? p.queue : queueOverride;
         storage_.submit(
-            [queueId, handle, message](StorageSession &s) {
-                return s.read(queueId, handle, 1, 0, [&](const ferry_storage_record &rec) {
-                    if (rec.offset == handle)
-                        *message = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
-                    return false;
-                });
-            },
+            [queueId, handle, message](StorageSession &s) { return s.readMessage(queueId, handle, message.get()); },
             [this, message, target, ack, restore, done](ferry_status st, const std::string &err) {
                 if (st != FERRY_OK || !*message) {
                     restore();
