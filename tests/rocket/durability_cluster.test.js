@@ -104,3 +104,24 @@ test('an ali-ons producer spreads sends over a topic served by two brokers', { t
     await ons.closeAll();
   }
 });
+
+test('the key index survives a restart: QUERY_MESSAGE finds a message sent before it', { timeout: 30000 }, async () => {
+  const b = await broker();
+  const { topic } = await newTopic(b, 'TQueryRestart', 1);
+  const key = uniqueName('rk');
+  let msgId;
+  await R.withConnection(b.brokerAddr, async conn => {
+    msgId = (await raw.send(conn, { topic, queueId: 0, body: 'indexed', properties: { KEYS: key } })).extFields.msgId;
+  });
+  await b.kill9();
+  await b.restart();
+  await R.withConnection(b.brokerAddr, async conn => {
+    const r = await conn.request(R.RequestCode.QUERY_MESSAGE, {
+      topic, key, maxNum: '32', beginTimestamp: '0', endTimestamp: String(Date.now() + 60000),
+    });
+    assert.equal(r.code, 0, r.remark);
+    const [m] = R.decodeMessages(r.body);
+    assert.equal(m.msgId, msgId);
+    assert.equal(m.body.toString(), 'indexed');
+  });
+});

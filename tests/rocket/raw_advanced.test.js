@@ -150,6 +150,41 @@ test('CHECK_TRANSACTION_STATE 39: an unresolved half message is checked back on 
   }
 });
 
+test('transactions are restart-safe: unresolved halves stay invisible, then commit and roll back after a restart', { timeout: 40000 }, async () => {
+  const b = await startBroker({ set: { 'rocket.transaction_timeout_ms': '1000', 'rocket.transaction_check_interval_ms': '500' } });
+  try {
+    const { topic } = await newTopic(b, 'TTxRestart', 1);
+    const producerGroup = uniqueName('PG_TXR');
+    const halves = [];
+    await R.withConnection(b.brokerAddr, async conn => {
+      for (const body of ['commit after restart', 'roll back after restart']) {
+        const key = uniqKey();
+        halves.push({ key, body, half: await sendHalf(conn, { topic, queueId: 0, producerGroup, body, key }) });
+      }
+    });
+    await b.kill9();
+    await b.restart();
+    await R.withConnection(b.brokerAddr, async conn => {
+      assert.equal(await raw.maxOffset(conn, topic, 0), 0, 'still invisible after the restart');
+      // A producer of the group reconnects: the restored halves are checked back on its connection.
+      await raw.heartbeat(conn, { clientID: `127.0.0.1@${producerGroup}`, producerGroups: [producerGroup] });
+      const check = await conn.waitForRequest(c => c.code === C.CHECK_TRANSACTION_STATE, 15000);
+      assert.ok(halves.some(h => h.key === check.extFields.msgId), 'the check names a restored half');
+      const [commit, rollback] = halves;
+      assert.equal((await endTransaction(conn, commit.half, { producerGroup, topic, key: commit.key, type: 8 })).code, 0);
+      assert.equal((await endTransaction(conn, rollback.half, { producerGroup, topic, key: rollback.key, type: 12 })).code, 0);
+      await waitFor(async () => (await raw.maxOffset(conn, topic, 0)) === 1, { timeoutMs: 5000, message: 'the commit' });
+      const got = await raw.pullAll(conn, { topic, queueId: 0 });
+      assert.deepEqual(got.map(m => m.body.toString()), ['commit after restart']);
+      // resolved once: a second COMMIT of the same half is refused
+      const again = await endTransaction(conn, commit.half, { producerGroup, topic, key: commit.key, type: 8 });
+      assert.notEqual(again.code, 0);
+    });
+  } finally {
+    await b.stop();
+  }
+});
+
 test('LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42: a queue is locked by one client at a time', { timeout: 20000 }, async t => {
   const probe = Buffer.from(JSON.stringify({ consumerGroup: 'CG_PROBE', clientId: 'probe', onlyThisBroker: false, mqSet: [] }));
   if (!await supported(t, broker.brokerAddr, C.LOCK_BATCH_MQ, {}, probe)) return;
