@@ -125,3 +125,20 @@ test('the key index survives a restart: QUERY_MESSAGE finds a message sent befor
     assert.equal(m.body.toString(), 'indexed');
   });
 });
+
+test('auto-create through TBW102: a send to an unknown topic creates it (min(d, 8) queues) and routes it', { timeout: 20000 }, async () => {
+  const b = await broker();
+  const topic = uniqueName('TAuto');
+  await R.withConnection(b.brokerAddr, async conn => {
+    const r = await raw.send(conn, { topic, queueId: 0, body: 'first', defaultTopicQueueNums: 3 });
+    assert.equal(r.code, 0, r.remark);
+  });
+  const route = await R.waitForRoute(b.namesrvAddr, topic, { timeoutMs: 10000 });
+  assert.equal(route.queueDatas[0].writeQueueNums, 3);
+  const off = await startBroker({ set: { 'rocket.auto_create_topic': 'false' } });
+  started.push(off);
+  await R.withConnection(off.brokerAddr, async conn => {
+    const r = await raw.send(conn, { topic: uniqueName('TNoAuto'), queueId: 0, body: 'x' }, { allowError: true });
+    assert.equal(r.code, R.ResponseCode.TOPIC_NOT_EXIST);
+  });
+});

@@ -62,3 +62,36 @@ test('a broker silent for broker_expiry_ms is dropped while a re-registering one
     await alive.close();
   }
 });
+
+test('a slave registered under the master\'s name appears in the route\'s brokerAddrs and learns the master', { timeout: 15000 }, async () => {
+  const conn = await R.connect(namesrv.namesrvAddr);
+  try {
+    assert.equal((await register(conn, 'broker-ms', '127.0.0.1:3', 'TExpMS')).code, 0);
+    const slave = await conn.request(R.RequestCode.REGISTER_BROKER, {
+      brokerName: 'broker-ms', brokerAddr: '127.0.0.1:4', clusterName: 'ExpiryCluster', haServerAddr: '127.0.0.1:5',
+      brokerId: '1', compressed: 'false',
+    }, registerBody('TExpMS'));
+    assert.equal(slave.code, 0);
+    assert.equal(slave.extFields.masterAddr, '127.0.0.1:3');
+    const { route } = await R.getRoute(namesrv.namesrvAddr, 'TExpMS');
+    const bd = route.brokerDatas.find(d => d.brokerName === 'broker-ms');
+    assert.deepEqual(bd.brokerAddrs, { 0: '127.0.0.1:3', 1: '127.0.0.1:4' });
+    assert.equal(route.queueDatas.filter(q => q.brokerName === 'broker-ms').length, 1, 'queue data from the master only');
+  } finally {
+    await conn.close();
+  }
+});
+
+test('KV config: put, get, list by namespace, delete', { timeout: 15000 }, async () => {
+  await R.withConnection(namesrv.namesrvAddr, async conn => {
+    const ns = 'ORDER_TOPIC_CONFIG';
+    assert.equal((await conn.request(100, { namespace: ns, key: 'TKv', value: 'broker-a:4' })).code, 0);
+    const got = await conn.request(101, { namespace: ns, key: 'TKv' });
+    assert.equal(got.code, 0);
+    assert.equal(got.extFields.value, 'broker-a:4');
+    const list = await conn.request(219, { namespace: ns });
+    assert.equal(JSON.parse(list.body.toString()).table.TKv, 'broker-a:4');
+    assert.equal((await conn.request(102, { namespace: ns, key: 'TKv' })).code, 0);
+    assert.equal((await conn.request(101, { namespace: ns, key: 'TKv' })).code, R.ResponseCode.QUERY_NOT_FOUND);
+  });
+});
