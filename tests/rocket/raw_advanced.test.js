@@ -185,6 +185,31 @@ test('transactions are restart-safe: unresolved halves stay invisible, then comm
   }
 });
 
+test('a half message unanswered after transaction_check_max checks is parked in TRANS_CHECK_MAX_TIME_TOPIC', { timeout: 30000 }, async () => {
+  const b = await startBroker({ set: {
+    'rocket.transaction_timeout_ms': '300', 'rocket.transaction_check_interval_ms': '300', 'rocket.transaction_check_max': '2',
+  } });
+  try {
+    const { topic } = await newTopic(b, 'TTxPark', 1);
+    const producerGroup = uniqueName('PG_PARK');
+    await R.withConnection(b.brokerAddr, async conn => {
+      await raw.heartbeat(conn, { clientID: `127.0.0.1@${producerGroup}`, producerGroups: [producerGroup] });
+      const key = uniqKey();
+      await sendHalf(conn, { topic, queueId: 0, producerGroup, body: 'never answered', key });
+      let checks = 0;
+      conn.on('request', c => { if (c.code === C.CHECK_TRANSACTION_STATE && c.extFields.msgId === key) checks++; });
+      const parked = 'TRANS_CHECK_MAX_TIME_TOPIC';
+      await waitFor(async () => (await raw.maxOffset(conn, parked, 0)) === 1, { timeoutMs: 15000, message: 'the parked half' });
+      assert.equal(checks, 2, 'checked exactly transaction_check_max times');
+      const [m] = await raw.pullAll(conn, { topic: parked, queueId: 0 });
+      assert.equal(m.body.toString(), 'never answered');
+      assert.equal(await raw.maxOffset(conn, topic, 0), 0, 'never delivered to its topic');
+    });
+  } finally {
+    await b.stop();
+  }
+});
+
 test('LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42: a queue is locked by one client at a time', { timeout: 20000 }, async t => {
   const probe = Buffer.from(JSON.stringify({ consumerGroup: 'CG_PROBE', clientId: 'probe', onlyThisBroker: false, mqSet: [] }));
   if (!await supported(t, broker.brokerAddr, C.LOCK_BATCH_MQ, {}, probe)) return;
