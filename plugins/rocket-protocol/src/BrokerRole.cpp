@@ -233,7 +233,12 @@ struct PullCall final : PendingCall {
             stopAt = d.offset;
             return;
         }
+        const size_t before = body.size();
         appendStoredRecord(d, kernelQueueId, topic, queueId, storeHost, body);
+        if (body.size() == before) { // not encodable (e.g. no store host): never skip it, stop here
+            stopAt = d.offset;
+            return;
+        }
         ++matched;
     }
 

@@ -65,6 +65,12 @@ uint64_t RocketPlugin::monotonicMs() const { return host_->base->monotonic_ms(ho
 std::string RocketPlugin::brokerAddress()
 {
     std::lock_guard lock(addressMutex_);
+    if (brokerAddress_.empty()) {
+        // Requests can arrive before the start timer ran: derive the address now from the open listener.
+        char buf[256] = {};
+        if (host_->listener_address(host_->base->ctx, kBrokerListener, buf, sizeof buf) == FERRY_OK)
+            brokerAddress_ = settings_.advertisedAddress.empty() ? reachable(buf) : settings_.advertisedAddress;
+    }
     return brokerAddress_;
 }
 
@@ -93,7 +99,8 @@ void RocketPlugin::onInstanceTimer(uint64_t timerId)
             return; // name server only
         {
             std::lock_guard lock(addressMutex_);
-            brokerAddress_ = settings_.advertisedAddress.empty() ? reachable(buf) : settings_.advertisedAddress;
+            if (brokerAddress_.empty())
+                brokerAddress_ = settings_.advertisedAddress.empty() ? reachable(buf) : settings_.advertisedAddress;
             if (settings_.namesrvAddrs.empty() && nameServerOn)
                 settings_.namesrvAddrs.push_back(reachable(ns));
         }
