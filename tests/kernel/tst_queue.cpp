@@ -401,7 +401,7 @@ private Q_SLOTS:
         registry_->declare("q", 0, [&](ferry_status st, const QueuePtr &, const std::string &) { status = st; });
         QTRY_COMPARE(status.load(), int(FERRY_E_ALREADY_EXISTS));
         status = 1;
-        registry_->declare(std::string(256, 'x'), 0, [&](ferry_status st, const QueuePtr &, const std::string &) { status = st; });
+        registry_->declare(std::string(512, 'x'), 0, [&](ferry_status st, const QueuePtr &, const std::string &) { status = st; });
         QTRY_COMPARE(status.load(), int(FERRY_E_INVALID_ARGUMENT));
 
         QueuePtr q = registry_->find("q");

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define FERRY_ABI_MAJOR 1
-#define FERRY_ABI_MINOR 4
+#define FERRY_ABI_MINOR 5
 
 #if defined(_WIN32) || defined(__CYGWIN__)
 #define FERRY_PLUGIN_EXPORT __declspec(dllexport)
@@ -58,6 +58,8 @@ typedef int32_t ferry_status;
 #define FERRY_E_NO_MEMORY (-15)       /* an allocation failed */
 #define FERRY_E_TIMEOUT (-16)         /* a deadline passed before the operation completed */
 #define FERRY_E_CONFIG (-17)          /* a configuration key has a value the plugin cannot use */
+#define FERRY_E_LOCKED (-18)          /* ABI 1.5: the object is held exclusively by another connection */
+#define FERRY_E_MISMATCH (-19)        /* ABI 1.5: the object exists with other properties than the ones asked for */
 
 /* ---- Log levels for ferry_host.log. ------------------------------------------------------------------------ */
 #define FERRY_LOG_TRACE 0

@@ -32,6 +32,7 @@ typedef struct ferry_protocol ferry_protocol; /* plugin-owned instance, created 
 
 /* Message flags. */
 #define FERRY_MESSAGE_PERSISTENT (1u << 0) /* stored (in a durable queue) before the publish result is sent */
+#define FERRY_MESSAGE_HAS_TTL (1u << 1)    /* ABI 1.5: ttl_ms is set (0 is a valid TTL: expire unless delivered now) */
 
 /* Publish flags. */
 #define FERRY_PUBLISH_NO_RESULT (1u << 0) /* fire and forget: no on_result, even on failure */
@@ -46,6 +47,7 @@ typedef struct ferry_protocol ferry_protocol; /* plugin-owned instance, created 
 
 /* Delivery flags. */
 #define FERRY_DELIVERY_REDELIVERED (1u << 0)
+#define FERRY_DELIVERY_GET (1u << 1) /* ABI 1.5: the answer to a get(), not a subscription delivery */
 
 /* pull(): read from the group's committed offset (0 when the group has none). */
 #define FERRY_OFFSET_COMMITTED UINT64_MAX
@@ -85,6 +87,15 @@ typedef struct ferry_message {
        across restarts; up to 100 years ahead); the publish result's offset is then the message's place in the delay
        store, and the queue offset is assigned on delivery. on_delivery: always 0. */
     uint64_t deliver_at_ms;
+    /* ABI 1.5. priority: 0..255, used by queues declared with max_priority (higher first; above the queue's maximum
+       counts as its maximum). ttl_ms (with FERRY_MESSAGE_HAS_TTL): the message expires ttl_ms after it enters a
+       queue (the queue's own message TTL applies too; the smaller wins). exchange: publish: ignored (route() sets
+       it); on_delivery: the exchange the message was routed through ("" for the default exchange or a direct
+       publish; vhost-qualified like every name). */
+    uint32_t priority;
+    uint64_t ttl_ms;
+    const char *exchange;
+    size_t exchange_len;
 } ferry_message;
 
 typedef struct ferry_subscribe_options {
@@ -93,6 +104,10 @@ typedef struct ferry_subscribe_options {
     size_t queue_len;
     uint32_t prefetch; /* maximum unacked deliveries in flight; 0: unlimited */
     uint32_t flags;    /* FERRY_SUBSCRIBE_* */
+    /* ABI 1.5: subscriptions of one connection with the same non-zero credit_group also share credit_limit unacked
+       deliveries between them (AMQP basic.qos global); the latest subscribe sets the group's limit (0: unlimited). */
+    uint64_t credit_group;
+    uint32_t credit_limit;
 } ferry_subscribe_options;
 
 typedef struct ferry_delivery {
@@ -105,6 +120,8 @@ typedef struct ferry_delivery {
     uint64_t offset;          /* the message's offset in its queue; ack and nack name a delivery by it */
     uint32_t delivery_count;  /* 1 on first delivery */
     const ferry_message *message;
+    /* ABI 1.5: for a get() answer (FERRY_DELIVERY_GET), the messages still ready in the queue after this one. */
+    uint64_t ready_count;
 } ferry_delivery;
 
 /* The outcome of an asynchronous host service. Borrowed for the on_result call. */
@@ -183,6 +200,93 @@ typedef struct ferry_queue_info {
     uint64_t unacked;     /* lease consumption: delivered, not yet acked */
     uint64_t consumers;   /* lease subscriptions */
 } ferry_queue_info;
+
+/* ---- ABI 1.5: vhosts, exchanges, bindings, queue arguments ----------------------------------------------- */
+
+/*
+ * Virtual hosts partition queue and exchange names. A queue or exchange of the default vhost FERRY_DEFAULT_VHOST
+ * ("/") is named as it is; one of vhost V is named V FERRY_VHOST_SEPARATOR name (the separator is the ASCII unit
+ * separator, so no printable name can collide with it). Every name a plugin passes or gets is in this form.
+ * RocketMQ topics live in the default vhost, where topic T also appears as the exchange FERRY_TOPIC_EXCHANGE_PREFIX
+ * T ("rocketmq.T"): routing to it appends to one of T's write queues (in turn) and to what is bound to it; binding
+ * to it as a source gets copies of every message sent to T (matched against the binding key like a topic
+ * exchange, with the message's tag as its routing key when it has none).
+ */
+#define FERRY_DEFAULT_VHOST "/"
+#define FERRY_VHOST_SEPARATOR "\x1f"
+#define FERRY_TOPIC_EXCHANGE_PREFIX "rocketmq."
+
+/* More queue declaration flags (queue_declare_ex). */
+#define FERRY_QUEUE_EXCLUSIVE (1u << 4)   /* owned by the declaring connection, deleted when it closes */
+#define FERRY_QUEUE_AUTO_DELETE (1u << 5) /* deleted when its last consumer unsubscribes */
+
+/* What a full queue does (ferry_queue_options.overflow). */
+#define FERRY_OVERFLOW_DROP_HEAD 0          /* the oldest ready message is dropped (dead-lettered, reason maxlen) */
+#define FERRY_OVERFLOW_REJECT_PUBLISH 1     /* the new message is refused (FERRY_E_NO_SPACE) */
+#define FERRY_OVERFLOW_REJECT_PUBLISH_DLX 2 /* refused, and dead-lettered (reason maxlen) */
+
+/* Queue arguments. A negative limit means "none". Strings borrowed for the call. */
+typedef struct ferry_queue_options {
+    uint32_t struct_size;
+    uint32_t overflow;         /* FERRY_OVERFLOW_* */
+    int64_t message_ttl_ms;    /* messages expire this long after entering the queue (dead-letter reason expired) */
+    int64_t expires_ms;        /* the queue is deleted after this long without consumers, get or declare (> 0) */
+    int64_t max_length;        /* ready messages */
+    int64_t max_length_bytes;  /* ready body bytes */
+    uint32_t max_priority;     /* 0: no priorities; 1..255 */
+    uint32_t single_active_consumer; /* non-zero: only the oldest consumer gets deliveries, the next one takes over */
+    const char *dead_letter_exchange; /* NULL: none; "" is the default exchange. Same vhost as the queue. */
+    size_t dead_letter_exchange_len;
+    const char *dead_letter_routing_key; /* NULL: keep the message's routing key */
+    size_t dead_letter_routing_key_len;
+} ferry_queue_options;
+
+/* Exchange flags. */
+#define FERRY_EXCHANGE_DURABLE (1u << 0)
+#define FERRY_EXCHANGE_AUTO_DELETE (1u << 1) /* deleted when its last binding (as a source) goes */
+#define FERRY_EXCHANGE_INTERNAL (1u << 2)    /* route() refuses it; only exchange-to-exchange bindings feed it */
+#define FERRY_EXCHANGE_PASSIVE (1u << 3)     /* only check that it exists */
+#define FERRY_EXCHANGE_IF_UNUSED (1u << 4)   /* exchange_delete: refuse while it is a binding source */
+
+/*
+ * Exchange types: "direct", "fanout", "topic" (words split on '.', '*' one word, '#' zero or more), "headers"
+ * (binding arguments x-match = all | any | all-with-x | any-with-x and key/value pairs compared with the message's
+ * properties), and "x-delayed-message" (delays by the message's `x-delay` property in milliseconds, then routes as
+ * delayed_type).
+ */
+typedef struct ferry_exchange_options {
+    uint32_t struct_size;
+    uint32_t flags; /* FERRY_EXCHANGE_* */
+    const char *type;
+    size_t type_len;
+    const char *delayed_type; /* x-delayed-message only */
+    size_t delayed_type_len;
+} ferry_exchange_options;
+
+/* Binding destinations. */
+#define FERRY_BIND_QUEUE 0
+#define FERRY_BIND_EXCHANGE 1
+
+typedef struct ferry_binding {
+    uint32_t struct_size;
+    uint32_t destination_kind; /* FERRY_BIND_* */
+    const char *source; /* an exchange */
+    size_t source_len;
+    const char *destination;
+    size_t destination_len;
+    const char *routing_key;
+    size_t routing_key_len;
+    const uint8_t *arguments; /* a property block (headers exchanges match on it); part of the binding's identity */
+    size_t arguments_len;
+} ferry_binding;
+
+/* permission_check kinds. */
+#define FERRY_PERMISSION_CONFIGURE 1
+#define FERRY_PERMISSION_WRITE 2
+#define FERRY_PERMISSION_READ 3
+
+/* on_subscription_end reasons. */
+#define FERRY_SUBSCRIPTION_END_QUEUE_DELETED 1
 
 /*
  * Services the kernel offers protocol plugins. Kernel-owned, valid for the life of the process.
@@ -305,6 +409,65 @@ typedef struct ferry_protocol_host {
     ferry_status (*query_key)(ferry_conn *conn, uint64_t correlation_id, const char *key, size_t key_len,
                               const char *queue_prefix, size_t queue_prefix_len, uint64_t begin_ms, uint64_t end_ms,
                               uint32_t max_messages);
+
+    /* ==== ABI 1.5: exchanges, bindings, queue arguments, get, users and vhosts (the AMQP model) ==== */
+    /* Names: see FERRY_VHOST_SEPARATOR. Results of the calls below come through on_result like the others. */
+
+    /* Declares a queue with arguments (options may be NULL: none). Besides queue_declare's flags: FERRY_QUEUE_
+       EXCLUSIVE (owned by this connection, deleted when it closes; FERRY_E_LOCKED for any other connection) and
+       FERRY_QUEUE_AUTO_DELETE (deleted when its last consumer goes). Redeclaring with other flags or options is
+       FERRY_E_MISMATCH with a text naming the first difference in RabbitMQ's words ("inequivalent arg 'durable'
+       for queue 'q' in vhost '/': received 'true' but current is 'false'"). Result: message_count (ready),
+       consumer_count. A declare (also passive) counts as use for expires_ms. */
+    ferry_status (*queue_declare_ex)(ferry_conn *conn, uint64_t correlation_id, const char *name, size_t name_len,
+                                     uint32_t flags, const ferry_queue_options *options);
+    /* Drops every ready message. Result: message_count = messages dropped. */
+    ferry_status (*queue_purge)(ferry_conn *conn, uint64_t correlation_id, const char *name, size_t name_len);
+    /* Takes one ready message: on_delivery (FERRY_DELIVERY_GET, subscription_id = the id to ack or nack it with,
+       ready_count) unless the queue is empty, then on_result with message_count = messages delivered (0 or 1).
+       flags: FERRY_SUBSCRIBE_AUTO_ACK. */
+    ferry_status (*get)(ferry_conn *conn, uint64_t correlation_id, const char *queue, size_t queue_len, uint32_t flags);
+    /* ack / nack of several deliveries of one subscription at once; flags as in nack (FERRY_ACK_REQUEUE). A nack
+       without requeue dead-letters (reason "rejected") when the queue has a dead-letter exchange. Offsets that are
+       not unacked deliveries of the subscription are skipped; FERRY_E_NOT_FOUND when none was. */
+    ferry_status (*settle_many)(ferry_conn *conn, uint64_t subscription_id, const uint64_t *offsets, size_t count,
+                                uint32_t flags, int32_t is_ack);
+    /* Stops (paused != 0) or resumes deliveries to a subscription; unacked ones stay unacked. */
+    ferry_status (*subscription_pause)(ferry_conn *conn, uint64_t subscription_id, int32_t paused);
+
+    /* Exchanges. Result of declare: FERRY_E_NOT_FOUND (passive, missing), FERRY_E_MISMATCH (other type or flags),
+       FERRY_E_INVALID_ARGUMENT (unknown type). Delete: FERRY_E_BUSY (FERRY_EXCHANGE_IF_UNUSED and bound). */
+    ferry_status (*exchange_declare)(ferry_conn *conn, uint64_t correlation_id, const char *name, size_t name_len,
+                                     const ferry_exchange_options *options);
+    ferry_status (*exchange_delete)(ferry_conn *conn, uint64_t correlation_id, const char *name, size_t name_len,
+                                    uint32_t flags);
+    /* Bindings (idempotent). Result: FERRY_E_NOT_FOUND naming the missing source or destination. */
+    ferry_status (*bind)(ferry_conn *conn, uint64_t correlation_id, const ferry_binding *binding);
+    ferry_status (*unbind)(ferry_conn *conn, uint64_t correlation_id, const ferry_binding *binding);
+    /*
+     * Routes message through exchange (the vhost's default exchange "" routes to the queue named by the routing
+     * key) into every matching queue, following exchange-to-exchange bindings and topic exchanges. The message is
+     * copied once. Synchronous FERRY_E_NOT_FOUND: no such exchange; FERRY_E_ACCESS_DENIED: an internal exchange.
+     * Result (unless FERRY_PUBLISH_NO_RESULT): message_count = queues that took it, after every persistent copy in a
+     * durable queue is stored; status FERRY_E_NO_SPACE when a full queue with overflow reject-publish refused it
+     * (others may have taken it), message_id. A message with deliver_at_ms, or with an x-delayed-message
+     * exchange's delay (the `x-delay` property, milliseconds), is kept by the kernel's delay store and routed then.
+     */
+    ferry_status (*route)(ferry_conn *conn, uint64_t correlation_id, const char *exchange, size_t exchange_len,
+                          const ferry_message *message, uint32_t flags);
+
+    /* Users, vhosts, permissions (RabbitMQ's model; kept by the kernel; any thread). */
+    /* FERRY_OK when user may log in with password from peer_host (a user in auth.loopback_users only from a
+       loopback address); FERRY_E_ACCESS_DENIED otherwise, with the reason (never the password) in err. */
+    ferry_status (*authenticate)(void *ctx, const char *user, size_t user_len, const char *password,
+                                 size_t password_len, const char *peer_host, size_t peer_host_len, char *err,
+                                 size_t err_cap);
+    /* FERRY_OK; FERRY_E_NOT_FOUND: no such vhost; FERRY_E_ACCESS_DENIED: the user has no permissions there. */
+    ferry_status (*vhost_access)(void *ctx, const char *user, size_t user_len, const char *vhost, size_t vhost_len);
+    /* Whether user may do `what` (FERRY_PERMISSION_*) to resource (a queue or exchange name without its vhost)
+       in vhost: the user's regex for that kind must match the whole name. FERRY_OK or FERRY_E_ACCESS_DENIED. */
+    ferry_status (*permission_check)(void *ctx, const char *user, size_t user_len, const char *vhost,
+                                     size_t vhost_len, uint32_t what, const char *resource, size_t resource_len);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {
@@ -343,6 +506,11 @@ typedef struct ferry_protocol_vtable {
                                const char *text, ferry_session **session_out);
     /* A host->set_instance_timer fired. Must not block: it shares its thread with the kernel's other timers. */
     void (*on_instance_timer)(ferry_protocol *instance, uint64_t timer_id);
+
+    /* ==== ABI 1.5; may be NULL ==== */
+    /* A lease subscription ended without unsubscribe (reason FERRY_SUBSCRIPTION_END_*): the queue was deleted.
+       Its unacked deliveries are gone; acking them answers FERRY_E_NOT_FOUND. */
+    void (*on_subscription_end)(ferry_session *session, uint64_t subscription_id, int32_t reason);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

@@ -1,10 +1,12 @@
 #include "broker/Broker.h"
 
+#include "auth/AuthRegistry.h"
 #include "broker/ProtocolServices.h"
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
+#include "route/Router.h"
 #include "sched/DelayedDelivery.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
@@ -42,6 +44,8 @@ struct Broker::Impl {
     std::unique_ptr<Scheduler> scheduler;
     std::unique_ptr<QueueRegistry> queues;
     std::unique_ptr<TopicRegistry> topics;
+    std::unique_ptr<AuthRegistry> auth;
+    std::unique_ptr<Router> router;
     std::unique_ptr<DelayedDelivery> delayed;
     std::unique_ptr<PreparedStore> prepared;
     std::unique_ptr<KeyIndex> keys;
@@ -98,7 +102,23 @@ bool Broker::start(std::string *error)
         *error = "restoring topics from storage failed: " + *error;
         return false;
     }
+    d.auth = std::make_unique<AuthRegistry>(*d.storage);
+    if (!d.auth->restore(d.settings.auth, error)) {
+        *error = "restoring users and vhosts from storage failed: " + *error;
+        return false;
+    }
+    d.router = std::make_unique<Router>(*d.storage, *d.queues, *d.topics);
+    if (!d.router->restore(error)) {
+        *error = "restoring exchanges and bindings from storage failed: " + *error;
+        return false;
+    }
+    for (const std::string &vhost : d.auth->vhosts())
+        d.router->ensureVhost(vhost);
+    d.queues->setEvents(d.router.get());
+    d.queues->setOnRemoved([router = d.router.get()](const std::string &name) { router->queueRemoved(name); });
     d.delayed = std::make_unique<DelayedDelivery>(*d.queues, *d.storage, *d.scheduler);
+    d.delayed->setRouter(d.router.get());
+    d.router->setDelayedDelivery(d.delayed.get());
     if (!d.delayed->restore(error)) {
         *error = "restoring the delay store failed: " + *error;
         return false;
@@ -121,7 +141,8 @@ bool Broker::start(std::string *error)
     d.network->start();
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
-                                      d.delayed.get(), d.prepared.get(), d.keys.get()});
+                                      d.delayed.get(), d.prepared.get(), d.keys.get(), d.router.get(),
+                                      d.auth.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -186,11 +207,16 @@ void Broker::stop()
         d.storage->close();
     d.network.reset();
     d.started = false;
-    if (d.queues)
+    if (d.queues) {
         d.queues->setAppendObserver(nullptr);
+        d.queues->setEvents(nullptr);
+        d.queues->setOnRemoved({});
+    }
     d.keys.reset();
     d.prepared.reset();
     d.delayed.reset();
+    d.router.reset();
+    d.auth.reset();
     d.topics.reset();
     d.storage.reset();
 }

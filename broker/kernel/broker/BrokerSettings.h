@@ -2,6 +2,7 @@
 // packaging/ferry.conf and docs/configuration.md). Plugin sections are read by plugins through ferry_host.config_get.
 #pragma once
 
+#include "auth/AuthRegistry.h"
 #include "net/NetworkServer.h"
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct BrokerSettings {
     uint32_t maxBatch = 1024;                 // storage.max_batch: operations per group commit
     NetworkLimits network;                    // network.io_threads, max_frame_bytes, max_pending_write_bytes,
                                               // idle_timeout_ms
+    AuthSettings auth;                        // auth.*
 };
 
 } // namespace ferry

@@ -10,6 +10,8 @@
 #include "storage/StorageEngine.h"
 #include "txn/PreparedStore.h"
 #include "index/KeyIndex.h"
+#include "auth/AuthRegistry.h"
+#include "route/Router.h"
 
 #include <ferry/sdk.hpp>
 
@@ -61,6 +63,9 @@ std::atomic<uint64_t> g_nextSubscriptionId{1};
 struct ConnectionState {
     ConnectionLinkPtr link;
     std::unordered_map<uint64_t, SubscriptionPtr> subscriptions;
+    std::map<std::pair<uint64_t, bool>, SubscriptionPtr> getHandles; // (queue id, auto-ack) -> get() handle
+    std::unordered_map<uint64_t, CreditGroupPtr> creditGroups;
+    std::vector<std::string> exclusiveQueues; // declared exclusive by this connection: deleted when it closes
     std::unordered_map<std::string, std::weak_ptr<Queue>> queueCache;
     std::unordered_map<uint64_t, std::weak_ptr<Queue>> pulledQueues; // queue id -> queue, for dropping waiters
 };
@@ -80,6 +85,10 @@ ConnectionState &stateOf(ferry_conn *handle)
             for (auto &[id, weak] : state->pulledQueues)
                 if (auto q = weak.lock())
                     q->dropWaiters(state->link->id());
+            if (QueueRegistry *registry = g_registry.load())
+                for (const std::string &name : state->exclusiveQueues)
+                    if (QueuePtr q = registry->find(name); q && q->owner() == state->link->id())
+                        registry->remove(name, 0, [](ferry_status, uint64_t, const std::string &) {});
             conn->coreState = nullptr;
             delete state;
         });
@@ -182,6 +191,9 @@ ferry_status queueDelete(ferry_conn *conn, uint64_t correlationId, const char *n
     ConnectionState &state = stateOf(conn);
     ConnectionLinkPtr link = state.link;
     const std::string queueName = text(name, nameLen);
+    if (QueuePtr q = registry->find(queueName); q && q->owner() != 0 && q->owner() != link->id())
+        return postResult(link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue"),
+               FERRY_OK;
     state.queueCache.erase(queueName);
     registry->remove(queueName, flags, [link, correlationId](ferry_status st, uint64_t dropped, const std::string &err) {
         postResult(link, correlationId, st, err, 0, dropped);
@@ -220,6 +232,16 @@ ferry_status publish(ferry_conn *conn, uint64_t correlationId, const char *queue
         g_services.delayed->schedule(std::move(m), q->name(), deliverAt, std::move(done));
         return FERRY_OK;
     }
+    if ((q->flags() & Queue::kCursorQueue) && g_services.router != nullptr) {
+        // A send straight to a topic queue: what is bound to the topic's exchange gets a copy (stamped by publish).
+        MessagePtr stamped = m;
+        q->publish(std::move(m), std::move(done));
+        const std::string &name = q->name();
+        const size_t sep = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
+        if (sep != std::string::npos)
+            g_services.router->routeTopicCopies(name.substr(0, sep), stamped);
+        return FERRY_OK;
+    }
     q->publish(std::move(m), std::move(done));
     return FERRY_OK;
 }
@@ -237,12 +259,21 @@ ferry_status subscribe(ferry_conn *conn, const ferry_subscribe_options *optionsI
     QueuePtr q = findQueue(state, *registry, text(options.queue, options.queue_len));
     if (!q)
         return FERRY_E_NOT_FOUND;
+    if (q->owner() != 0 && q->owner() != state.link->id())
+        return FERRY_E_LOCKED;
     auto sub = std::make_shared<Subscription>();
     sub->id = g_nextSubscriptionId.fetch_add(1);
     sub->queue = q;
     sub->link = state.link;
     sub->prefetch = options.prefetch;
     sub->autoAck = (options.flags & FERRY_SUBSCRIBE_AUTO_ACK) != 0;
+    if (options.credit_group != 0) {
+        CreditGroupPtr &group = state.creditGroups[options.credit_group];
+        if (!group)
+            group = std::make_shared<CreditGroup>();
+        group->limit.store(options.credit_limit);
+        sub->group = group;
+    }
     // Registered before the queue can deliver, so a close hook always finds it.
     state.subscriptions[sub->id] = sub;
     const ferry_status st = q->subscribe(sub, (options.flags & FERRY_SUBSCRIBE_EXCLUSIVE) != 0);
@@ -722,6 +753,274 @@ ferry_status listenerAddress(void *ctx, uint32_t index, char *buf, size_t cap)
     return FERRY_E_NOT_FOUND;
 }
 
+
+// ---- ABI 1.5: queue arguments, get, settle_many, pause --------------------------------------------------------
+
+ferry_status queueDeclareEx(ferry_conn *conn, uint64_t correlationId, const char *name, size_t nameLen, uint32_t flags,
+                            const ferry_queue_options *optionsIn)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    if (name == nullptr && nameLen > 0)
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionState &state = stateOf(conn);
+    const std::string queueName = text(name, nameLen);
+    QueueRegistry::DeclareRequest request;
+    request.flags = flags;
+    request.owner = state.link->id();
+    request.strict = true;
+    if (optionsIn != nullptr) {
+        const ferry_queue_options o = sdk::copy_struct(optionsIn);
+        QueueArgs &a = request.args;
+        a.messageTtlMs = o.message_ttl_ms;
+        a.expiresMs = o.expires_ms;
+        a.maxLength = o.max_length;
+        a.maxLengthBytes = o.max_length_bytes;
+        a.overflow = o.overflow <= FERRY_OVERFLOW_REJECT_PUBLISH_DLX ? o.overflow : FERRY_OVERFLOW_DROP_HEAD;
+        a.maxPriority = std::min<uint32_t>(o.max_priority, 255);
+        a.singleActiveConsumer = o.single_active_consumer != 0;
+        if (o.dead_letter_exchange != nullptr) {
+            a.hasDeadLetterExchange = true;
+            a.deadLetterExchange = Router::qualify(Router::split(queueName).first,
+                                                   text(o.dead_letter_exchange, o.dead_letter_exchange_len));
+        }
+        if (o.dead_letter_routing_key != nullptr) {
+            a.hasDeadLetterRoutingKey = true;
+            a.deadLetterRoutingKey = text(o.dead_letter_routing_key, o.dead_letter_routing_key_len);
+        }
+    }
+    const bool exclusive = (flags & FERRY_QUEUE_EXCLUSIVE) != 0 && (flags & FERRY_QUEUE_PASSIVE) == 0;
+    if (exclusive && !registry->find(queueName))
+        state.exclusiveQueues.push_back(queueName);
+    ConnectionLinkPtr link = state.link;
+    registry->declare(queueName, request, [link, correlationId](ferry_status st, const QueuePtr &q, const std::string &err) {
+        QueueCounts c;
+        if (q)
+            c = q->counts();
+        postResult(link, correlationId, st, err, 0, c.ready, c.consumers);
+    });
+    return FERRY_OK;
+}
+
+ferry_status queuePurge(ferry_conn *conn, uint64_t correlationId, const char *name, size_t nameLen)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    ConnectionState &state = stateOf(conn);
+    const std::string queueName = text(name, nameLen);
+    QueuePtr q = findQueue(state, *registry, queueName);
+    if (!q) {
+        const auto [vhost, plain] = Router::split(queueName);
+        postResult(state.link, correlationId, FERRY_E_NOT_FOUND, "no queue '" + plain + "' in vhost '" + vhost + "'");
+        return FERRY_OK;
+    }
+    if (q->owner() != 0 && q->owner() != state.link->id()) {
+        postResult(state.link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue");
+        return FERRY_OK;
+    }
+    postResult(state.link, correlationId, FERRY_OK, {}, 0, q->purge());
+    return FERRY_OK;
+}
+
+ferry_status getMessage(ferry_conn *conn, uint64_t correlationId, const char *queue, size_t queueLen, uint32_t flags)
+{
+    QueueRegistry *registry = g_registry.load();
+    if (!registry)
+        return FERRY_E_CLOSED;
+    ConnectionState &state = stateOf(conn);
+    QueuePtr q = findQueue(state, *registry, text(queue, queueLen));
+    if (!q)
+        return FERRY_E_NOT_FOUND;
+    if (q->owner() != 0 && q->owner() != state.link->id())
+        return FERRY_E_LOCKED;
+    const bool autoAck = (flags & FERRY_SUBSCRIBE_AUTO_ACK) != 0;
+    SubscriptionPtr &handle = state.getHandles[{q->id(), autoAck}];
+    if (!handle || handle->queue.lock() != q) {
+        handle = std::make_shared<Subscription>();
+        handle->id = g_nextSubscriptionId.fetch_add(1);
+        handle->queue = q;
+        handle->link = state.link;
+        handle->autoAck = autoAck;
+        handle->consumer = false;
+        state.subscriptions[handle->id] = handle; // its unacked messages are requeued when the connection closes
+    }
+    q->get(handle, correlationId);
+    return FERRY_OK;
+}
+
+ferry_status settleMany(ferry_conn *conn, uint64_t subscriptionId, const uint64_t *offsets, size_t count,
+                        uint32_t flags, int32_t isAck)
+{
+    if (count > 0 && offsets == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionState &state = stateOf(conn);
+    auto it = state.subscriptions.find(subscriptionId);
+    if (it == state.subscriptions.end())
+        return FERRY_E_NOT_FOUND;
+    QueuePtr q = it->second->queue.lock();
+    if (!q)
+        return FERRY_E_CLOSED;
+    return q->settleMany(it->second, offsets, count, isAck != 0, (flags & FERRY_ACK_REQUEUE) != 0);
+}
+
+ferry_status subscriptionPause(ferry_conn *conn, uint64_t subscriptionId, int32_t paused)
+{
+    ConnectionState &state = stateOf(conn);
+    auto it = state.subscriptions.find(subscriptionId);
+    if (it == state.subscriptions.end())
+        return FERRY_E_NOT_FOUND;
+    it->second->paused.store(paused != 0);
+    if (!paused)
+        if (QueuePtr q = it->second->queue.lock())
+            q->kick();
+    return FERRY_OK;
+}
+
+// ---- ABI 1.5: exchanges, bindings, routing ---------------------------------------------------------------------
+
+ferry_status exchangeDeclare(ferry_conn *conn, uint64_t correlationId, const char *name, size_t nameLen,
+                             const ferry_exchange_options *optionsIn)
+{
+    if (!g_servicesBound.load() || !g_services.router)
+        return FERRY_E_CLOSED;
+    if (optionsIn == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    const ferry_exchange_options o = sdk::copy_struct(optionsIn);
+    ExchangeConfig config;
+    config.name = text(name, nameLen);
+    config.type = text(o.type, o.type_len);
+    config.delayedType = text(o.delayed_type, o.delayed_type_len);
+    config.flags = o.flags;
+    std::string error;
+    const ferry_status st =
+        g_services.router->declareExchange(config, (o.flags & FERRY_EXCHANGE_PASSIVE) != 0, &error);
+    postResult(stateOf(conn).link, correlationId, st, error);
+    return FERRY_OK;
+}
+
+ferry_status exchangeDelete(ferry_conn *conn, uint64_t correlationId, const char *name, size_t nameLen, uint32_t flags)
+{
+    if (!g_servicesBound.load() || !g_services.router)
+        return FERRY_E_CLOSED;
+    std::string error;
+    const ferry_status st =
+        g_services.router->deleteExchange(text(name, nameLen), (flags & FERRY_EXCHANGE_IF_UNUSED) != 0, &error);
+    postResult(stateOf(conn).link, correlationId, st, error);
+    return FERRY_OK;
+}
+
+ferry_status bindOrUnbind(ferry_conn *conn, uint64_t correlationId, const ferry_binding *bindingIn, bool bind)
+{
+    if (!g_servicesBound.load() || !g_services.router)
+        return FERRY_E_CLOSED;
+    if (bindingIn == nullptr)
+        return FERRY_E_INVALID_ARGUMENT;
+    const ferry_binding b = sdk::copy_struct(bindingIn);
+    BindingConfig config;
+    config.source = text(b.source, b.source_len);
+    config.kind = b.destination_kind == FERRY_BIND_EXCHANGE ? FERRY_BIND_EXCHANGE : FERRY_BIND_QUEUE;
+    config.destination = text(b.destination, b.destination_len);
+    config.routingKey = text(b.routing_key, b.routing_key_len);
+    if (b.arguments_len)
+        config.arguments.assign(reinterpret_cast<const char *>(b.arguments), b.arguments_len);
+    ConnectionState &state = stateOf(conn);
+    if (config.kind == FERRY_BIND_QUEUE) {
+        if (QueuePtr q = g_registry.load() ? g_registry.load()->find(config.destination) : nullptr;
+            q && q->owner() != 0 && q->owner() != state.link->id()) {
+            postResult(state.link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue");
+            return FERRY_OK;
+        }
+    }
+    std::string error;
+    const ferry_status st = bind ? g_services.router->bind(config, &error) : g_services.router->unbind(config, &error);
+    postResult(state.link, correlationId, st, error);
+    return FERRY_OK;
+}
+
+ferry_status bindService(ferry_conn *conn, uint64_t correlationId, const ferry_binding *binding)
+{
+    return bindOrUnbind(conn, correlationId, binding, true);
+}
+
+ferry_status unbindService(ferry_conn *conn, uint64_t correlationId, const ferry_binding *binding)
+{
+    return bindOrUnbind(conn, correlationId, binding, false);
+}
+
+ferry_status routeService(ferry_conn *conn, uint64_t correlationId, const char *exchange, size_t exchangeLen,
+                          const ferry_message *message, uint32_t flags)
+{
+    if (!g_servicesBound.load() || !g_services.router)
+        return FERRY_E_CLOSED;
+    if (message == nullptr || (message->body == nullptr && message->body_len > 0))
+        return FERRY_E_INVALID_ARGUMENT;
+    ConnectionState &state = stateOf(conn);
+    std::shared_ptr<Message> m = messageFromView(*message, Connection::fromHandle(conn)->plugin().name);
+    const bool wantResult = (flags & FERRY_PUBLISH_NO_RESULT) == 0 && correlationId != 0;
+    Router::RouteDone done;
+    if (wantResult)
+        done = [link = state.link, correlationId, m](ferry_status st, uint64_t queues, const std::string &err) {
+            postResult(link, correlationId, st, err, 0, queues, 0, m->id.data());
+        };
+    const std::string exchangeName = text(exchange, exchangeLen);
+    const uint64_t deliverAt = message->deliver_at_ms;
+    if (deliverAt != 0 && g_services.delayed != nullptr && deliverAt > wallClockMs()) {
+        if (!g_services.router->exchangeExists(exchangeName))
+            return FERRY_E_NOT_FOUND;
+        if (deliverAt - wallClockMs() > kMaxDelayMs)
+            return FERRY_E_INVALID_ARGUMENT;
+        g_services.delayed->scheduleRoute(std::move(m), exchangeName, deliverAt,
+                                          [done](ferry_status st, uint64_t, const std::string &err) {
+                                              if (done)
+                                                  done(st, st == FERRY_OK ? 1 : 0, err);
+                                          });
+        return FERRY_OK;
+    }
+    std::string error;
+    return g_services.router->route(exchangeName, std::move(m), std::move(done), &error);
+}
+
+// ---- ABI 1.5: users, vhosts, permissions ------------------------------------------------------------------------
+
+void copyError(const std::string &text, char *err, size_t cap)
+{
+    if (err == nullptr || cap == 0)
+        return;
+    const size_t n = std::min(cap - 1, text.size());
+    std::memcpy(err, text.data(), n);
+    err[n] = '\0';
+}
+
+ferry_status authenticate(void *, const char *user, size_t userLen, const char *password, size_t passwordLen,
+                          const char *peerHost, size_t peerHostLen, char *err, size_t errCap)
+{
+    if (!g_servicesBound.load() || !g_services.auth)
+        return FERRY_E_CLOSED;
+    std::string reason;
+    const ferry_status st = g_services.auth->authenticate(text(user, userLen), text(password, passwordLen),
+                                                          text(peerHost, peerHostLen), &reason);
+    if (st != FERRY_OK)
+        copyError(reason, err, errCap);
+    return st;
+}
+
+ferry_status vhostAccess(void *, const char *user, size_t userLen, const char *vhost, size_t vhostLen)
+{
+    if (!g_servicesBound.load() || !g_services.auth)
+        return FERRY_E_CLOSED;
+    return g_services.auth->vhostAccess(text(user, userLen), text(vhost, vhostLen));
+}
+
+ferry_status permissionCheck(void *, const char *user, size_t userLen, const char *vhost, size_t vhostLen,
+                             uint32_t what, const char *resource, size_t resourceLen)
+{
+    if (!g_servicesBound.load() || !g_services.auth)
+        return FERRY_E_CLOSED;
+    return g_services.auth->check(text(user, userLen), text(vhost, vhostLen), what, text(resource, resourceLen));
+}
+
 } // namespace
 
 void registerProtocolPlugin(const LoadedPlugin *plugin)
@@ -780,6 +1079,19 @@ void fillKernelServices(ferry_protocol_host *table, const KernelServices &servic
     table->prepared_list = preparedList;
     table->prepared_read = preparedRead;
     table->query_key = queryKey;
+    table->queue_declare_ex = queueDeclareEx;
+    table->queue_purge = queuePurge;
+    table->get = getMessage;
+    table->settle_many = settleMany;
+    table->subscription_pause = subscriptionPause;
+    table->exchange_declare = exchangeDeclare;
+    table->exchange_delete = exchangeDelete;
+    table->bind = bindService;
+    table->unbind = unbindService;
+    table->route = routeService;
+    table->authenticate = authenticate;
+    table->vhost_access = vhostAccess;
+    table->permission_check = permissionCheck;
 }
 
 void clearKernelServices()

@@ -20,6 +20,8 @@ class Scheduler;
 class DelayedDelivery;
 class PreparedStore;
 class KeyIndex;
+class Router;
+class AuthRegistry;
 class StorageEngine;
 class TopicRegistry;
 struct LoadedPlugin;
@@ -33,6 +35,8 @@ struct KernelServices {
     DelayedDelivery *delayed = nullptr;
     PreparedStore *prepared = nullptr;
     KeyIndex *keys = nullptr;
+    Router *router = nullptr;
+    AuthRegistry *auth = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

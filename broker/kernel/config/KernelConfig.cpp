@@ -1,5 +1,6 @@
 #include "config/KernelConfig.h"
 
+#include "auth/AuthRegistry.h"
 #include "plugin/PluginHost.h"
 
 #include <algorithm>
@@ -47,13 +48,22 @@ const KernelKey kKernelKeys[] = {
     {"log", "max_files", "5", "rotated log files kept besides the current one (0 to 1000)"},
     {"log", "console", "true", "also log to stderr (true or false)"},
 
+    {"auth", "vhosts", "/", "semicolon-separated virtual hosts created at start-up (kept in storage)"},
+    {"auth", "users", "", "semicolon-separated name:password pairs created or updated at start-up (stored hashed)"},
+    {"auth", "permissions", "",
+     "semicolon-separated user@vhost=configure,write,read regular expressions (RabbitMQ's permission model)"},
+    {"auth", "loopback_users", "guest", "comma-separated users that may log in only from a loopback address"},
+    {"auth", "default_user", "guest",
+     "user created with full permissions on / when storage holds no user and auth.users is empty"},
+    {"auth", "default_pass", "guest", "password of auth.default_user"},
+
     {"plugins", "dirs", "",
      "semicolon-separated plugin directories; empty: <exe dir>/../lib/ferry/plugins/v1 and the install libdir"},
     {"plugins", "disabled", "", "comma-separated plugin names whose config sections are not checked and whose "
                                 "listeners stay closed"},
 };
 
-const char *const kKernelSections[] = {"broker", "storage", "network", "log", "plugins"};
+const char *const kKernelSections[] = {"broker", "storage", "network", "log", "auth", "plugins"};
 
 const KernelKey &kernelKey(std::string_view section, std::string_view key)
 {
@@ -279,6 +289,17 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
     reader.unsignedValue("network", "max_pending_write_bytes", 4096, 1ull << 32,
                          &settings.network.maxPendingWriteBytes);
     reader.durationMs("network", "idle_timeout_ms", 1, 0, kDayMs, &settings.network.idleTimeoutMs);
+
+    settings.auth.vhosts = kernelRef(config, "auth", "vhosts").value;
+    settings.auth.users = kernelRef(config, "auth", "users").value;
+    settings.auth.permissions = kernelRef(config, "auth", "permissions").value;
+    settings.auth.loopbackUsers = kernelRef(config, "auth", "loopback_users").value;
+    settings.auth.defaultUser = kernelRef(config, "auth", "default_user").value;
+    settings.auth.defaultPass = kernelRef(config, "auth", "default_pass").value;
+    std::vector<std::string> authErrors;
+    if (!AuthRegistry::validate(settings.auth, &authErrors))
+        for (std::string &e : authErrors)
+            reader.fail(std::move(e));
 
     if (reader.ok() && out)
         *out = std::move(settings);

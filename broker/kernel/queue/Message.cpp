@@ -5,6 +5,7 @@
 #include <ferry/ferry_protocol.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <random>
 
@@ -12,7 +13,7 @@ namespace ferry {
 
 namespace {
 
-constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kRecordVersion = 2;
 
 void putU32(std::string &out, uint32_t v)
 {
@@ -92,6 +93,10 @@ void Message::fillView(ferry_message *view) const
     view->store_time_ms = storeTimeMs;
     std::memcpy(view->id, id.data(), id.size());
     view->origin_protocol = originProtocol.c_str();
+    view->priority = priority;
+    view->ttl_ms = ttlMs;
+    view->exchange = exchange.data();
+    view->exchange_len = exchange.size();
 }
 
 MessageId newMessageId(uint64_t nowMs)
@@ -176,6 +181,13 @@ std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_
     if (view.body_len)
         m->body.assign(reinterpret_cast<const char *>(view.body), view.body_len);
     m->originProtocol.assign(originProtocol);
+    // ABI 1.5 members: read only when the plugin's struct has them.
+    if (view.struct_size >= offsetof(ferry_message, exchange_len) + sizeof(size_t)) {
+        m->priority = view.priority > 255 ? 255 : view.priority;
+        m->ttlMs = view.ttl_ms;
+    } else {
+        m->flags &= ~static_cast<uint32_t>(FERRY_MESSAGE_HAS_TTL);
+    }
     return m;
 }
 
@@ -194,6 +206,9 @@ std::string MessageCodec::encodeHead(const Message &m)
     putField(head, m.keys);
     putField(head, m.properties);
     putField(head, m.originProtocol);
+    putU32(head, m.priority);
+    putU64(head, m.ttlMs);
+    putField(head, m.exchange);
     const uint32_t n = static_cast<uint32_t>(head.size());
     for (int i = 0; i < 4; ++i)
         head[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
@@ -207,7 +222,8 @@ std::shared_ptr<Message> MessageCodec::decode(const uint8_t *data, size_t len, u
     if (!r.ok || headLen > len || headLen < 4 + 1 + 4 + 8 + 16)
         return nullptr;
     Reader h{data + 4, static_cast<size_t>(headLen) - 4};
-    if (h.uint(1) != kRecordVersion)
+    const uint64_t version = h.uint(1);
+    if (version != 1 && version != 2)
         return nullptr;
     auto m = std::make_shared<Message>();
     m->flags = static_cast<uint32_t>(h.uint(4));
@@ -222,6 +238,11 @@ std::shared_ptr<Message> MessageCodec::decode(const uint8_t *data, size_t len, u
     m->keys = h.field();
     m->properties = h.field();
     m->originProtocol = h.field();
+    if (version >= 2) {
+        m->priority = static_cast<uint32_t>(h.uint(4));
+        m->ttlMs = h.uint(8);
+        m->exchange = h.field();
+    }
     if (!h.ok)
         return nullptr;
     m->storeTimeMs = storeTimeMs;

@@ -6,7 +6,9 @@
 // Record layout (little-endian), documented in docs/kernel-record-format.md:
 //   u32 head_len | u8 version(=1) | u32 flags | u64 born_time_ms | u8 id[16] |
 //   u32 len + routing key | u32 len + tag | u32 len + keys | u32 len + properties | u32 len + origin protocol |
+//   version 2 adds: u32 priority | u64 ttl_ms | u32 len + exchange |
 //   body (the rest of the record)
+// Version 1 records (written before ABI 1.5) are still read.
 #pragma once
 
 #include <array>
@@ -32,6 +34,9 @@ struct Message {
     std::string keys;
     std::string properties; // property block, see ferry_protocol.h
     std::string originProtocol;
+    std::string exchange; // the exchange it was routed through (vhost-qualified); "" when none
+    uint32_t priority = 0;
+    uint64_t ttlMs = 0; // meaningful with FERRY_MESSAGE_HAS_TTL
     std::string body;
 
     bool persistent() const;

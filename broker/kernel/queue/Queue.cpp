@@ -5,7 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <sstream>
 
 namespace ferry {
 
@@ -17,6 +19,8 @@ constexpr uint32_t kFillMessages = 1024;
 constexpr uint64_t kFillBytes = 8ull << 20;
 // A pull reads at most this many bytes from storage in one go.
 constexpr uint64_t kPullBytes = 16ull << 20;
+// Longest single timer wait (the scheduler takes 32-bit milliseconds); longer waits re-arm.
+constexpr uint64_t kMaxTimerMs = 3600u * 1000u;
 
 std::shared_ptr<spdlog::logger> log()
 {
@@ -30,13 +34,100 @@ uint64_t wallMs()
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
 }
+
+std::string hex(const std::string &s)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size() * 2 + 1);
+    out.push_back('x'); // never empty, so the field always reads back
+    for (unsigned char c : s) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 0xF]);
+    }
+    return out;
+}
+
+bool unhex(const std::string &s, std::string *out)
+{
+    if (s.empty() || s[0] != 'x' || s.size() % 2 != 1)
+        return false;
+    out->clear();
+    auto val = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        return -1;
+    };
+    for (size_t i = 1; i + 1 < s.size(); i += 2) {
+        const int hi = val(s[i]), lo = val(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out->push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return true;
+}
 } // namespace
 
-Queue::Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
-             Scheduler *scheduler, uint64_t startTimeMs)
-    : id_(id), name_(std::move(name)), flags_(flags), storage_(storage), scheduler_(scheduler),
-      startTimeMs_(startTimeMs), low_(low), next_(next), loadedUpTo_(low)
+// ---- QueueArgs ----------------------------------------------------------------------------------------------------
+
+bool QueueArgs::operator==(const QueueArgs &o) const
 {
+    return messageTtlMs == o.messageTtlMs && expiresMs == o.expiresMs && maxLength == o.maxLength &&
+           maxLengthBytes == o.maxLengthBytes && overflow == o.overflow && maxPriority == o.maxPriority &&
+           singleActiveConsumer == o.singleActiveConsumer && hasDeadLetterExchange == o.hasDeadLetterExchange &&
+           deadLetterExchange == o.deadLetterExchange && hasDeadLetterRoutingKey == o.hasDeadLetterRoutingKey &&
+           deadLetterRoutingKey == o.deadLetterRoutingKey;
+}
+
+std::string QueueArgs::encode() const
+{
+    std::ostringstream out;
+    out << messageTtlMs << ' ' << expiresMs << ' ' << maxLength << ' ' << maxLengthBytes << ' ' << overflow << ' '
+        << maxPriority << ' ' << (singleActiveConsumer ? 1 : 0) << ' ' << (hasDeadLetterExchange ? 1 : 0) << ' '
+        << hex(deadLetterExchange) << ' ' << (hasDeadLetterRoutingKey ? 1 : 0) << ' ' << hex(deadLetterRoutingKey);
+    return out.str();
+}
+
+bool QueueArgs::decode(std::string_view text, QueueArgs *out)
+{
+    std::istringstream in{std::string(text)};
+    QueueArgs a;
+    int sac = 0, dlx = 0, dlrk = 0;
+    std::string x, rk;
+    in >> a.messageTtlMs >> a.expiresMs >> a.maxLength >> a.maxLengthBytes >> a.overflow >> a.maxPriority >> sac >>
+        dlx >> x >> dlrk >> rk;
+    if (in.fail() || !unhex(x, &a.deadLetterExchange) || !unhex(rk, &a.deadLetterRoutingKey))
+        return false;
+    a.singleActiveConsumer = sac != 0;
+    a.hasDeadLetterExchange = dlx != 0;
+    a.hasDeadLetterRoutingKey = dlrk != 0;
+    *out = std::move(a);
+    return true;
+}
+
+const char *deadLetterReasonName(DeadLetterReason reason)
+{
+    switch (reason) {
+    case DeadLetterReason::Rejected:
+        return "rejected";
+    case DeadLetterReason::Expired:
+        return "expired";
+    case DeadLetterReason::MaxLength:
+        return "maxlen";
+    }
+    return "rejected";
+}
+
+// ---- Queue --------------------------------------------------------------------------------------------------------
+
+Queue::Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
+             Scheduler *scheduler, uint64_t startTimeMs, QueueArgs args)
+    : id_(id), name_(std::move(name)), flags_(flags), storage_(storage), scheduler_(scheduler),
+      startTimeMs_(startTimeMs), low_(low), args_(std::move(args)), next_(next), loadedUpTo_(low)
+{
+    lastUsedMs_ = wallMs();
 }
 
 uint64_t Queue::next() const
@@ -49,10 +140,202 @@ QueueCounts Queue::counts() const
 {
     std::lock_guard lock(mutex_);
     QueueCounts c;
-    c.ready = ready_.size() + (next_ - loadedUpTo_);
+    c.ready = readyCountLocked();
     c.unacked = unacked_.size();
     c.consumers = consumers_.size();
     return c;
+}
+
+std::map<uint64_t, Queue::Entry>::iterator Queue::headLocked()
+{
+    if (args_.maxPriority == 0 || priorityOrder_.empty())
+        return ready_.begin();
+    return ready_.find(priorityOrder_.begin()->second);
+}
+
+void Queue::readyInsertLocked(uint64_t offset, Entry entry)
+{
+    readyBytes_ += entry.message->body.size();
+    if (args_.maxPriority > 0)
+        priorityOrder_.emplace(std::min(entry.message->priority, args_.maxPriority), offset);
+    ready_.emplace(offset, std::move(entry));
+}
+
+Queue::Entry Queue::readyTakeLocked(std::map<uint64_t, Entry>::iterator it)
+{
+    Entry entry = std::move(it->second);
+    readyBytes_ -= entry.message->body.size();
+    if (args_.maxPriority > 0)
+        priorityOrder_.erase({std::min(entry.message->priority, args_.maxPriority), it->first});
+    ready_.erase(it);
+    return entry;
+}
+
+uint64_t Queue::expiryOf(const Entry &e) const
+{
+    uint64_t ttl = UINT64_MAX;
+    if (args_.messageTtlMs >= 0)
+        ttl = static_cast<uint64_t>(args_.messageTtlMs);
+    if (e.message->flags & FERRY_MESSAGE_HAS_TTL)
+        ttl = std::min(ttl, e.message->ttlMs);
+    if (ttl == UINT64_MAX)
+        return UINT64_MAX;
+    return e.message->storeTimeMs + ttl;
+}
+
+void Queue::expireLocked(Aftermath &after)
+{
+    uint64_t now = 0;
+    while (!ready_.empty()) {
+        auto it = headLocked();
+        const uint64_t due = expiryOf(it->second);
+        if (due == UINT64_MAX)
+            return;
+        if (now == 0)
+            now = wallMs();
+        if (due > now)
+            return;
+        const uint64_t offset = it->first;
+        Entry e = readyTakeLocked(it);
+        ackStorage(offset);
+        if (args_.hasDeadLetterExchange)
+            after.expired.push_back(std::move(e.message));
+    }
+}
+
+void Queue::enforceLengthLocked(Aftermath &after)
+{
+    if (args_.overflow != FERRY_OVERFLOW_DROP_HEAD)
+        return;
+    while (!ready_.empty() &&
+           ((args_.maxLength >= 0 && readyCountLocked() > static_cast<uint64_t>(args_.maxLength)) ||
+            (args_.maxLengthBytes >= 0 && readyBytes_ > static_cast<uint64_t>(args_.maxLengthBytes)))) {
+        auto it = headLocked();
+        const uint64_t offset = it->first;
+        Entry e = readyTakeLocked(it);
+        ackStorage(offset);
+        if (args_.hasDeadLetterExchange)
+            after.dropped.push_back(std::move(e.message));
+    }
+}
+
+void Queue::armTtlTimerLocked()
+{
+    if (ready_.empty() || deleted_)
+        return;
+    const uint64_t due = expiryOf(headLocked()->second);
+    if (due == UINT64_MAX)
+        return;
+    if (ttlTimerId_ != 0 && ttlTimerAt_ <= due)
+        return;
+    if (ttlTimerId_ != 0)
+        scheduler_->cancel(ttlTimerId_);
+    const uint64_t now = wallMs();
+    const uint64_t delay = due > now ? std::min(due - now, kMaxTimerMs) : 0;
+    ttlTimerAt_ = now + delay;
+    std::weak_ptr<Queue> weak = weak_from_this();
+    ttlTimerId_ = scheduler_->after(static_cast<uint32_t>(delay), [weak] {
+        auto self = weak.lock();
+        if (!self)
+            return;
+        Aftermath after;
+        {
+            std::lock_guard lock(self->mutex_);
+            self->ttlTimerId_ = 0;
+            self->ttlTimerAt_ = 0;
+            if (self->deleted_)
+                return;
+            self->expireLocked(after);
+            self->armTtlTimerLocked();
+        }
+        self->finish(after);
+    });
+}
+
+void Queue::touch()
+{
+    std::lock_guard lock(mutex_);
+    lastUsedMs_ = wallMs();
+    armExpiresTimerLocked();
+}
+
+void Queue::armExpiresTimerLocked()
+{
+    if (args_.expiresMs <= 0 || deleted_ || !consumers_.empty())
+        return;
+    if (expiresTimerId_ != 0)
+        scheduler_->cancel(expiresTimerId_);
+    const uint64_t now = wallMs();
+    const uint64_t due = lastUsedMs_ + static_cast<uint64_t>(args_.expiresMs);
+    const uint64_t delay = due > now ? std::min(due - now, kMaxTimerMs) : 0;
+    std::weak_ptr<Queue> weak = weak_from_this();
+    expiresTimerId_ = scheduler_->after(static_cast<uint32_t>(delay), [weak] {
+        auto self = weak.lock();
+        if (!self)
+            return;
+        Aftermath after;
+        {
+            std::lock_guard lock(self->mutex_);
+            self->expiresTimerId_ = 0;
+            if (self->deleted_ || !self->consumers_.empty())
+                return;
+            if (wallMs() >= self->lastUsedMs_ + static_cast<uint64_t>(self->args_.expiresMs))
+                after.deleteUnused = true;
+            else
+                self->armExpiresTimerLocked();
+        }
+        self->finish(after);
+    });
+}
+
+void Queue::releaseCreditLocked(Subscription *sub, Aftermath &after)
+{
+    if (sub->inFlight > 0)
+        --sub->inFlight;
+    if (sub->group) {
+        const uint32_t before = sub->group->inFlight.fetch_sub(1, std::memory_order_acq_rel);
+        const uint32_t limit = sub->group->limit.load(std::memory_order_acquire);
+        if (limit != 0 && before >= limit) {
+            for (const SubscriptionPtr &c : consumers_)
+                if (c.get() == sub) {
+                    after.creditFreed.push_back(c);
+                    break;
+                }
+        }
+    }
+}
+
+void Queue::finish(Aftermath &after)
+{
+    QueueEvents *events = events_.load(std::memory_order_acquire);
+    auto self = shared_from_this();
+    if (events) {
+        for (const MessagePtr &m : after.expired)
+            events->deadLetter(self, m, DeadLetterReason::Expired);
+        for (const MessagePtr &m : after.dropped)
+            events->deadLetter(self, m, DeadLetterReason::MaxLength);
+        for (const MessagePtr &m : after.rejected)
+            events->deadLetter(self, m, DeadLetterReason::Rejected);
+    }
+    for (const SubscriptionPtr &sub : after.creditFreed) {
+        std::vector<QueuePtr> queues;
+        {
+            std::lock_guard lock(sub->group->mutex);
+            for (auto it = sub->group->queues.begin(); it != sub->group->queues.end();) {
+                if (auto q = it->lock()) {
+                    queues.push_back(std::move(q));
+                    ++it;
+                } else {
+                    it = sub->group->queues.erase(it);
+                }
+            }
+        }
+        for (const QueuePtr &q : queues)
+            if (q.get() != this)
+                q->kick();
+    }
+    if (after.deleteUnused && events)
+        events->deleteUnused(self);
 }
 
 void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
@@ -61,17 +344,36 @@ void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
     message->id = newMessageId(message->storeTimeMs);
     if (message->bornTimeMs == 0)
         message->bornTimeMs = message->storeTimeMs;
-    MessagePtr msg = std::move(message);
+    append(std::move(message), std::move(done));
+}
+
+void Queue::append(MessagePtr msg, PublishDone done)
+{
     const bool waitForStore = durable() && msg->persistent();
 
     std::vector<Delivery> deliveries;
     std::vector<Waiter> woken;
+    std::vector<PendingGet> gets;
+    Aftermath after;
     uint64_t offset;
     {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         if (deleted_) {
+            lock.unlock();
             if (done)
                 done(FERRY_E_CLOSED, 0, "queue '" + name_ + "' was deleted");
+            return;
+        }
+        if (args_.overflow != FERRY_OVERFLOW_DROP_HEAD &&
+            ((args_.maxLength >= 0 && readyCountLocked() >= static_cast<uint64_t>(args_.maxLength)) ||
+             (args_.maxLengthBytes >= 0 &&
+              readyBytes_ + msg->body.size() > static_cast<uint64_t>(args_.maxLengthBytes)))) {
+            if (args_.overflow == FERRY_OVERFLOW_REJECT_PUBLISH_DLX && args_.hasDeadLetterExchange)
+                after.dropped.push_back(msg);
+            lock.unlock();
+            finish(after);
+            if (done)
+                done(FERRY_E_NO_SPACE, 0, "queue '" + name_ + "' is full");
             return;
         }
         offset = next_++;
@@ -99,11 +401,17 @@ void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
         const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;
         const bool fits = windowed && (!durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes));
         if (loadedUpTo_ == offset && fits) {
-            readyBytes_ += msg->body.size();
-            ready_.emplace(offset, Entry{msg, 0});
+            readyInsertLocked(offset, Entry{msg, 0});
             loadedUpTo_ = offset + 1;
         }
         dispatchLocked(deliveries);
+        if (windowed) {
+            if (args_.maxLength >= 0 || args_.maxLengthBytes >= 0)
+                enforceLengthLocked(after);
+            expireLocked(after);
+            armTtlTimerLocked();
+            gets.swap(pendingGets_);
+        }
         wakeWaitersLocked(woken);
     }
     if (!waitForStore && done)
@@ -111,34 +419,53 @@ void Queue::publish(std::shared_ptr<Message> message, PublishDone done)
     sendDeliveries(deliveries);
     for (Waiter &w : woken)
         servePull(w.link, w.correlationId, w.from, w.maxMessages, 0);
+    if (!gets.empty()) {
+        std::vector<std::function<void()>> posts;
+        {
+            std::lock_guard lock(mutex_);
+            for (const PendingGet &g : gets)
+                serveGetLocked(g, posts);
+        }
+        for (auto &p : posts)
+            p();
+    }
+    finish(after);
 }
 
 void Queue::dispatchLocked(std::vector<Delivery> &out)
 {
     while (!ready_.empty() && !consumers_.empty()) {
-        const size_t n = consumers_.size();
+        // A single-active-consumer queue only ever delivers to its oldest consumer.
+        const size_t n = args_.singleActiveConsumer ? 1 : consumers_.size();
         SubscriptionPtr chosen;
         for (size_t i = 0; i < n; ++i) {
             const SubscriptionPtr &s = consumers_[(roundRobin_ + i) % n];
-            if (s->prefetch == 0 || s->inFlight < s->prefetch) {
-                chosen = s;
-                roundRobin_ = (roundRobin_ + i + 1) % n;
-                break;
+            if (s->paused.load(std::memory_order_relaxed))
+                continue;
+            if (s->prefetch != 0 && s->inFlight >= s->prefetch)
+                continue;
+            if (!s->autoAck && s->group) {
+                const uint32_t limit = s->group->limit.load(std::memory_order_acquire);
+                if (limit != 0 && s->group->inFlight.load(std::memory_order_acquire) >= limit)
+                    continue;
             }
+            chosen = s;
+            roundRobin_ = (roundRobin_ + i + 1) % n;
+            break;
         }
         if (!chosen)
             break;
-        auto it = ready_.begin();
+        auto it = headLocked();
         const uint64_t offset = it->first;
-        Entry entry = std::move(it->second);
-        ready_.erase(it);
-        readyBytes_ -= entry.message->body.size();
+        Entry entry = readyTakeLocked(it);
         ++entry.deliveryCount;
         if (chosen->autoAck) {
             ackStorage(offset);
         } else {
             unacked_.emplace(offset, Unacked{entry, chosen.get()});
             ++chosen->inFlight;
+            if (chosen->group)
+                chosen->group->inFlight.fetch_add(1, std::memory_order_acq_rel);
         }
         out.push_back({chosen, offset, std::move(entry)});
     }
@@ -168,6 +495,128 @@ void Queue::sendDeliveries(std::vector<Delivery> &deliveries)
             c.protocol().on_delivery(c.session(), &delivery);
         });
     }
+}
+
+void Queue::kick()
+{
+    std::vector<Delivery> deliveries;
+    {
+        std::lock_guard lock(mutex_);
+        if (deleted_)
+            return;
+        dispatchLocked(deliveries);
+    }
+    sendDeliveries(deliveries);
+}
+
+uint64_t Queue::purge()
+{
+    std::lock_guard lock(mutex_);
+    if (deleted_)
+        return 0;
+    uint64_t count = ready_.size();
+    for (const auto &[offset, e] : ready_)
+        ackStorage(offset);
+    ready_.clear();
+    priorityOrder_.clear();
+    readyBytes_ = 0;
+    // Ready messages not loaded into the window yet: acked by offset without reading them.
+    for (uint64_t o = loadedUpTo_; o < next_; ++o)
+        ackStorage(o);
+    count += next_ - loadedUpTo_;
+    loadedUpTo_ = next_;
+    return count;
+}
+
+void Queue::serveGetLocked(const PendingGet &g, std::vector<std::function<void()>> &posts)
+{
+    auto self = shared_from_this();
+    const ConnectionLinkPtr link = g.sub->link;
+    const uint64_t correlationId = g.correlationId;
+    if (deleted_) {
+        posts.push_back([link, correlationId, self] {
+            link->post([correlationId, self](Connection &c) {
+                const std::string text = "queue '" + self->name_ + "' was deleted";
+                ferry_result r{};
+                r.struct_size = sizeof r;
+                r.correlation_id = correlationId;
+                r.status = FERRY_E_CLOSED;
+                r.text = text.data();
+                r.text_len = text.size();
+                c.protocol().on_result(c.session(), &r);
+            });
+        });
+        return;
+    }
+    if (ready_.empty() && loadedUpTo_ < next_) {
+        pendingGets_.push_back(g); // served once the window is filled
+        requestFillLocked();
+        return;
+    }
+    uint64_t delivered = 0;
+    if (!ready_.empty()) {
+        auto it = headLocked();
+        const uint64_t offset = it->first;
+        Entry entry = readyTakeLocked(it);
+        ++entry.deliveryCount;
+        if (g.sub->autoAck) {
+            ackStorage(offset);
+        } else {
+            unacked_.emplace(offset, Unacked{entry, g.sub.get()});
+            ++g.sub->inFlight;
+        }
+        delivered = 1;
+        const uint64_t left = readyCountLocked();
+        posts.push_back([link, self, msg = entry.message, count = entry.deliveryCount, subId = g.sub->id, offset,
+                         correlationId, left] {
+            link->post([self, msg, count, subId, offset, correlationId, left](Connection &c) {
+                ferry_message view;
+                msg->fillView(&view);
+                ferry_delivery delivery{};
+                delivery.struct_size = sizeof delivery;
+                delivery.flags = FERRY_DELIVERY_GET | (count > 1 ? FERRY_DELIVERY_REDELIVERED : 0);
+                delivery.subscription_id = subId;
+                delivery.correlation_id = correlationId;
+                delivery.queue = self->name_.data();
+                delivery.queue_len = self->name_.size();
+                delivery.offset = offset;
+                delivery.delivery_count = count;
+                delivery.message = &view;
+                delivery.ready_count = left;
+                c.protocol().on_delivery(c.session(), &delivery);
+            });
+        });
+        if (ready_.size() < kFillMessages / 2)
+            requestFillLocked();
+    }
+    posts.push_back([link, correlationId, delivered] {
+        link->post([correlationId, delivered](Connection &c) {
+            ferry_result r{};
+            r.struct_size = sizeof r;
+            r.correlation_id = correlationId;
+            r.status = FERRY_OK;
+            r.message_count = delivered;
+            c.protocol().on_result(c.session(), &r);
+        });
+    });
+}
+
+void Queue::get(const SubscriptionPtr &sub, uint64_t correlationId)
+{
+    std::vector<std::function<void()>> posts;
+    Aftermath after;
+    {
+        std::lock_guard lock(mutex_);
+        lastUsedMs_ = wallMs();
+        if (!deleted_) {
+            expireLocked(after);
+            armExpiresTimerLocked();
+        }
+        serveGetLocked({sub, correlationId}, posts);
+    }
+    for (auto &p : posts)
+        p();
+    finish(after);
 }
 
 void Queue::requestFillLocked()
@@ -206,6 +655,8 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
                      const std::string &error)
 {
     std::vector<Delivery> deliveries;
+    std::vector<std::function<void()>> posts;
+    Aftermath after;
     {
         std::lock_guard lock(mutex_);
         fillPending_ = false;
@@ -224,8 +675,7 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
                 ackStorage(offset);
                 continue;
             }
-            readyBytes_ += msg->body.size();
-            ready_.emplace(offset, Entry{msg, 0});
+            readyInsertLocked(offset, Entry{msg, 0});
         }
         if (!records.empty()) {
             loadedUpTo_ = std::max(loadedUpTo_, records.back().first + 1);
@@ -237,9 +687,20 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
         }
         if (status == FERRY_E_CORRUPT && !records.empty())
             log()->error("queue '{}': corrupt record after offset {}: {}", name_, records.back().first, error);
+        expireLocked(after);
         dispatchLocked(deliveries);
+        if (args_.maxLength >= 0 || args_.maxLengthBytes >= 0)
+            enforceLengthLocked(after);
+        armTtlTimerLocked();
+        std::vector<PendingGet> gets;
+        gets.swap(pendingGets_);
+        for (const PendingGet &g : gets)
+            serveGetLocked(g, posts);
     }
     sendDeliveries(deliveries);
+    for (auto &p : posts)
+        p();
+    finish(after);
 }
 
 void Queue::ackStorage(uint64_t offset)
@@ -264,7 +725,17 @@ ferry_status Queue::subscribe(const SubscriptionPtr &sub, bool exclusive)
                 return FERRY_E_ACCESS_DENIED;
         sub->exclusive = exclusive;
         consumers_.push_back(sub);
+        hadConsumer_ = true;
+        lastUsedMs_ = wallMs();
+        if (expiresTimerId_ != 0) {
+            scheduler_->cancel(expiresTimerId_);
+            expiresTimerId_ = 0;
+        }
         dispatchLocked(deliveries);
+    }
+    if (sub->group) {
+        std::lock_guard lock(sub->group->mutex);
+        sub->group->queues.push_back(weak_from_this());
     }
     sendDeliveries(deliveries);
     return FERRY_OK;
@@ -273,13 +744,17 @@ ferry_status Queue::subscribe(const SubscriptionPtr &sub, bool exclusive)
 void Queue::unsubscribe(const SubscriptionPtr &sub)
 {
     std::vector<Delivery> deliveries;
+    Aftermath after;
     {
         std::lock_guard lock(mutex_);
+        const size_t before = consumers_.size();
         std::erase(consumers_, sub);
+        const bool wasConsumer = consumers_.size() != before;
         for (auto it = unacked_.begin(); it != unacked_.end();) {
             if (it->second.sub == sub.get()) {
-                readyBytes_ += it->second.entry.message->body.size();
-                ready_.emplace(it->first, std::move(it->second.entry));
+                if (sub->group)
+                    sub->group->inFlight.fetch_sub(1, std::memory_order_acq_rel);
+                readyInsertLocked(it->first, std::move(it->second.entry));
                 it = unacked_.erase(it);
             } else {
                 ++it;
@@ -288,38 +763,58 @@ void Queue::unsubscribe(const SubscriptionPtr &sub)
         sub->inFlight = 0;
         if (roundRobin_ >= consumers_.size())
             roundRobin_ = 0;
-        dispatchLocked(deliveries);
+        if (!deleted_) {
+            dispatchLocked(deliveries);
+            expireLocked(after);
+            armTtlTimerLocked();
+            if (wasConsumer && consumers_.empty()) {
+                lastUsedMs_ = wallMs();
+                if ((flags_ & FERRY_QUEUE_AUTO_DELETE) && hadConsumer_)
+                    after.deleteUnused = true;
+                else
+                    armExpiresTimerLocked();
+            }
+        }
     }
     sendDeliveries(deliveries);
+    if (sub->group && sub->group->limit.load() != 0) {
+        // Requeued deliveries gave their group credit back.
+        std::vector<QueuePtr> queues;
+        {
+            std::lock_guard lock(sub->group->mutex);
+            for (const auto &w : sub->group->queues)
+                if (auto q = w.lock(); q && q.get() != this)
+                    queues.push_back(std::move(q));
+        }
+        for (const QueuePtr &q : queues)
+            q->kick();
+    }
+    finish(after);
 }
 
 ferry_status Queue::ack(const SubscriptionPtr &sub, uint64_t offset, bool multiple)
 {
-    return nack(sub, offset, multiple, false);
+    return nack(sub, offset, multiple, false, true);
 }
 
 ferry_status Queue::nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue)
 {
+    return nack(sub, offset, multiple, requeue, false);
+}
+
+ferry_status Queue::nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue, bool isAck)
+{
     std::vector<Delivery> deliveries;
+    Aftermath after;
     {
         std::lock_guard lock(mutex_);
         if (deleted_)
             return FERRY_E_CLOSED;
-        auto settle = [&](std::map<uint64_t, Unacked>::iterator it) {
-            --sub->inFlight;
-            if (requeue) {
-                readyBytes_ += it->second.entry.message->body.size();
-                ready_.emplace(it->first, std::move(it->second.entry));
-            } else {
-                ackStorage(it->first);
-            }
-            return unacked_.erase(it);
-        };
         size_t settled = 0;
         if (multiple) {
             for (auto it = unacked_.begin(); it != unacked_.end() && it->first <= offset;) {
                 if (it->second.sub == sub.get()) {
-                    it = settle(it);
+                    it = settleLocked(it, requeue, isAck, after);
                     ++settled;
                 } else {
                     ++it;
@@ -328,16 +823,65 @@ ferry_status Queue::nack(const SubscriptionPtr &sub, uint64_t offset, bool multi
         } else {
             auto it = unacked_.find(offset);
             if (it != unacked_.end() && it->second.sub == sub.get()) {
-                settle(it);
+                settleLocked(it, requeue, isAck, after);
                 ++settled;
             }
         }
         if (settled == 0)
             return FERRY_E_NOT_FOUND;
         dispatchLocked(deliveries);
+        if (requeue) {
+            expireLocked(after);
+            armTtlTimerLocked();
+        }
     }
     sendDeliveries(deliveries);
+    finish(after);
     return FERRY_OK;
+}
+
+ferry_status Queue::settleMany(const SubscriptionPtr &sub, const uint64_t *offsets, size_t count, bool isAck,
+                               bool requeue)
+{
+    std::vector<Delivery> deliveries;
+    Aftermath after;
+    {
+        std::lock_guard lock(mutex_);
+        if (deleted_)
+            return FERRY_E_CLOSED;
+        size_t settled = 0;
+        for (size_t i = 0; i < count; ++i) {
+            auto it = unacked_.find(offsets[i]);
+            if (it != unacked_.end() && it->second.sub == sub.get()) {
+                settleLocked(it, requeue, isAck, after);
+                ++settled;
+            }
+        }
+        if (settled == 0)
+            return FERRY_E_NOT_FOUND;
+        dispatchLocked(deliveries);
+        if (requeue) {
+            expireLocked(after);
+            armTtlTimerLocked();
+        }
+    }
+    sendDeliveries(deliveries);
+    finish(after);
+    return FERRY_OK;
+}
+
+std::map<uint64_t, Queue::Unacked>::iterator Queue::settleLocked(std::map<uint64_t, Unacked>::iterator it,
+                                                                  bool requeue, bool isAck, Aftermath &after)
+{
+    releaseCreditLocked(it->second.sub, after);
+    if (requeue) {
+        readyInsertLocked(it->first, std::move(it->second.entry));
+    } else {
+        ackStorage(it->first);
+        if (!isAck && args_.hasDeadLetterExchange)
+            after.rejected.push_back(it->second.entry.message);
+    }
+    return unacked_.erase(it);
 }
 
 void Queue::pull(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from, uint32_t maxMessages,
@@ -559,22 +1103,48 @@ void Queue::committedOffset(const std::string &group, std::function<void(ferry_s
 uint64_t Queue::markDeleted()
 {
     std::vector<Waiter> waiters;
+    std::vector<SubscriptionPtr> consumers;
+    std::vector<PendingGet> gets;
     uint64_t held;
     {
         std::lock_guard lock(mutex_);
         deleted_ = true;
-        held = ready_.size() + unacked_.size() + (next_ - loadedUpTo_);
-        consumers_.clear();
+        held = readyCountLocked() + unacked_.size();
+        consumers.swap(consumers_);
         ready_.clear();
+        priorityOrder_.clear();
         unacked_.clear();
         readyBytes_ = 0;
         waiters.swap(waiters_);
+        gets.swap(pendingGets_);
+        if (ttlTimerId_)
+            scheduler_->cancel(ttlTimerId_);
+        if (expiresTimerId_)
+            scheduler_->cancel(expiresTimerId_);
+        ttlTimerId_ = expiresTimerId_ = 0;
     }
     for (Waiter &w : waiters) {
         scheduler_->cancel(w.timerId);
         sendPullResult(w.link, name_, w.correlationId, {}, w.from, FERRY_E_CLOSED,
                        "queue '" + name_ + "' was deleted");
     }
+    for (const SubscriptionPtr &sub : consumers) {
+        if (sub->group && sub->inFlight > 0)
+            sub->group->inFlight.fetch_sub(std::min(sub->inFlight, sub->group->inFlight.load()));
+        sub->inFlight = 0;
+        sub->link->post([id = sub->id](Connection &c) {
+            if (c.protocol().on_subscription_end != nullptr)
+                c.protocol().on_subscription_end(c.session(), id, FERRY_SUBSCRIPTION_END_QUEUE_DELETED);
+        });
+    }
+    std::vector<std::function<void()>> posts;
+    {
+        std::lock_guard lock(mutex_);
+        for (const PendingGet &g : gets)
+            serveGetLocked(g, posts);
+    }
+    for (auto &p : posts)
+        p();
     return held;
 }
 

@@ -23,6 +23,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,17 @@ public:
     virtual void onAppend(uint64_t queueId, uint64_t offset, const Message &message) = 0;
 };
 
+// Unacked deliveries shared by several subscriptions of one connection (AMQP basic.qos global): a subscription in a
+// group gets a delivery only while the group's count is below its limit. Counts change under the queues' own locks;
+// a settle that frees credit at the limit kicks the group's other queues (outside any queue lock).
+struct CreditGroup {
+    std::atomic<uint32_t> limit{0}; // 0: unlimited
+    std::atomic<uint32_t> inFlight{0};
+    std::mutex mutex; // guards queues
+    std::vector<std::weak_ptr<Queue>> queues;
+};
+using CreditGroupPtr = std::shared_ptr<CreditGroup>;
+
 // A lease consumer of one queue. Owned by the queue's consumer list and by the connection's state.
 struct Subscription {
     uint64_t id = 0;
@@ -48,9 +61,48 @@ struct Subscription {
     uint32_t prefetch = 0; // 0: unlimited
     bool autoAck = false;
     bool exclusive = false;
+    bool consumer = true;  // false: the connection's get() handle for the queue (never dispatched to)
+    std::atomic<bool> paused{false};
+    CreditGroupPtr group;  // may be null
     uint32_t inFlight = 0; // guarded by the queue's mutex
 };
 using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+// Queue arguments (ferry_queue_options), kept in the queue's metadata. Negative limits: none.
+struct QueueArgs {
+    int64_t messageTtlMs = -1;
+    int64_t expiresMs = -1;
+    int64_t maxLength = -1;
+    int64_t maxLengthBytes = -1;
+    uint32_t overflow = FERRY_OVERFLOW_DROP_HEAD;
+    uint32_t maxPriority = 0;
+    bool singleActiveConsumer = false;
+    bool hasDeadLetterExchange = false;
+    std::string deadLetterExchange;
+    bool hasDeadLetterRoutingKey = false;
+    std::string deadLetterRoutingKey;
+
+    bool operator==(const QueueArgs &o) const;
+    bool operator!=(const QueueArgs &o) const { return !(*this == o); }
+    std::string encode() const;
+    static bool decode(std::string_view text, QueueArgs *out);
+};
+
+// Why a message left a queue for its dead-letter exchange (the x-death reasons).
+enum class DeadLetterReason { Rejected, Expired, MaxLength };
+const char *deadLetterReasonName(DeadLetterReason reason);
+
+// What a queue asks of the rest of the kernel (the router). Called outside the queue's lock, on whatever thread
+// the triggering operation runs.
+class QueueEvents {
+public:
+    virtual ~QueueEvents() = default;
+    // message left queue for reason; the queue has a dead-letter exchange.
+    virtual void deadLetter(const std::shared_ptr<Queue> &queue, const MessagePtr &message,
+                            DeadLetterReason reason) = 0;
+    // An auto-delete queue lost its last consumer, or an expiring queue was unused for its expires time.
+    virtual void deleteUnused(const std::shared_ptr<Queue> &queue) = 0;
+};
 
 struct QueueCounts {
     uint64_t ready = 0;
@@ -65,11 +117,14 @@ public:
     static constexpr uint32_t kCursorQueue = 1u << 16;
     // A kernel store (the delay store): never consumed by clients; records are kept until the kernel acks them.
     static constexpr uint32_t kInternalStore = 1u << 17;
+    // The declare flags a queue keeps (the ABI's and the kernel's).
+    static constexpr uint32_t kKeptFlags =
+        FERRY_QUEUE_DURABLE | FERRY_QUEUE_EXCLUSIVE | FERRY_QUEUE_AUTO_DELETE | kCursorQueue | kInternalStore;
 
     using PublishDone = std::function<void(ferry_status status, uint64_t offset, const std::string &error)>;
 
     Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
-          Scheduler *scheduler, uint64_t startTimeMs);
+          Scheduler *scheduler, uint64_t startTimeMs, QueueArgs args = {});
 
     uint64_t id() const { return id_; }
     const std::string &name() const { return name_; }
@@ -81,10 +136,27 @@ public:
     void setLow(uint64_t low) { low_.store(low, std::memory_order_release); }
     uint64_t next() const;
     void setAppendObserver(AppendObserver *observer) { observer_.store(observer, std::memory_order_release); }
+    void setEvents(QueueEvents *events) { events_.store(events, std::memory_order_release); }
+    const QueueArgs &args() const { return args_; }
+    // The connection owning an exclusive queue (0: none). Set once, right after declare.
+    uint64_t owner() const { return owner_.load(std::memory_order_acquire); }
+    void setOwner(uint64_t linkId) { owner_.store(linkId, std::memory_order_release); }
+    // Counts as use for the expires argument (declare, get, consume).
+    void touch();
 
     // Appends the message (store time and id set here). done: once the message is stored when the message is
     // persistent and the queue durable, else at once; runs on the storage thread or the caller's thread.
+    // FERRY_E_NO_SPACE when the queue is full and its overflow is reject-publish.
     void publish(std::shared_ptr<Message> message, PublishDone done);
+    // The same for a message already stamped (id, store time) and maybe shared with other queues (routing).
+    void append(MessagePtr message, PublishDone done);
+    // Drops every ready message; returns how many.
+    uint64_t purge();
+    // Takes one ready message for sub (a get handle): delivered through its link with correlationId, then the
+    // result (message_count 0 or 1). Waits for the storage window when the ready messages are not loaded yet.
+    void get(const SubscriptionPtr &sub, uint64_t correlationId);
+    // Re-runs dispatch (credit freed elsewhere, a subscription resumed).
+    void kick();
 
     // Lease consumption.
     ferry_status subscribe(const SubscriptionPtr &sub, bool exclusive);
@@ -92,6 +164,8 @@ public:
     void unsubscribe(const SubscriptionPtr &sub);
     ferry_status ack(const SubscriptionPtr &sub, uint64_t offset, bool multiple);
     ferry_status nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue);
+    // Settles each listed offset that is an unacked delivery of sub. FERRY_E_NOT_FOUND when none was.
+    ferry_status settleMany(const SubscriptionPtr &sub, const uint64_t *offsets, size_t count, bool ack, bool requeue);
 
     // Cursor consumption: up to maxMessages from `from` (not moving any group offset), then the result with the
     // next offset; waits up to waitMs for a message when none is there.
@@ -115,6 +189,16 @@ private:
         MessagePtr message;
         uint32_t deliveryCount = 0;
     };
+    struct PendingGet {
+        SubscriptionPtr sub;
+        uint64_t correlationId;
+    };
+    // Work collected under the lock and done after it is released.
+    struct Aftermath {
+        std::vector<MessagePtr> expired, dropped, rejected;
+        std::vector<SubscriptionPtr> creditFreed; // subscriptions whose credit group got room
+        bool deleteUnused = false;
+    };
     struct Unacked {
         Entry entry;
         Subscription *sub;
@@ -134,11 +218,27 @@ private:
     };
 
     void dispatchLocked(std::vector<Delivery> &out);
+    // The ready set in dispatch order (priority, then offset) and its edits.
+    std::map<uint64_t, Entry>::iterator headLocked();
+    void readyInsertLocked(uint64_t offset, Entry entry);
+    Entry readyTakeLocked(std::map<uint64_t, Entry>::iterator it);
+    uint64_t readyCountLocked() const { return ready_.size() + (next_ - loadedUpTo_); }
+    uint64_t expiryOf(const Entry &e) const; // wall ms; UINT64_MAX: never
+    void expireLocked(Aftermath &after);
+    void enforceLengthLocked(Aftermath &after);
+    void armTtlTimerLocked();
+    void armExpiresTimerLocked();
+    void releaseCreditLocked(Subscription *sub, Aftermath &after);
+    void finish(Aftermath &after);
+    void serveGetLocked(const PendingGet &g, std::vector<std::function<void()>> &posts);
     void sendDeliveries(std::vector<Delivery> &deliveries);
     void requestFillLocked();
     void onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint64_t nextAtSubmit, ferry_status status,
                   const std::string &error);
     void ackStorage(uint64_t offset);
+    ferry_status nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue, bool isAck);
+    std::map<uint64_t, Unacked>::iterator settleLocked(std::map<uint64_t, Unacked>::iterator it, bool requeue,
+                                                       bool isAck, Aftermath &after);
     void wakeWaitersLocked(std::vector<Waiter> &woken);
     void expireWaiter(uint64_t waiterId);
     void registerWaiterLocked(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from,
@@ -158,6 +258,23 @@ private:
 
     std::atomic<uint64_t> low_;
     std::atomic<AppendObserver *> observer_{nullptr};
+    std::atomic<QueueEvents *> events_{nullptr};
+    std::atomic<uint64_t> owner_{0};
+    const QueueArgs args_;
+    // Priority queues: (priority, offset) in dispatch order (highest priority first, then lowest offset).
+    struct PriorityOrder {
+        bool operator()(const std::pair<uint32_t, uint64_t> &a, const std::pair<uint32_t, uint64_t> &b) const
+        {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+        }
+    };
+    std::set<std::pair<uint32_t, uint64_t>, PriorityOrder> priorityOrder_;
+    std::vector<PendingGet> pendingGets_;
+    bool hadConsumer_ = false;
+    uint64_t ttlTimerAt_ = 0; // wall ms the TTL timer is armed for; 0: none
+    uint64_t ttlTimerId_ = 0;
+    uint64_t lastUsedMs_ = 0;
+    uint64_t expiresTimerId_ = 0;
     mutable std::mutex mutex_;
     bool deleted_ = false;
     uint64_t next_;

@@ -1,6 +1,7 @@
 #include "sched/DelayedDelivery.h"
 
 #include "queue/QueueRegistry.h"
+#include "route/Router.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 
@@ -17,6 +18,7 @@ namespace {
 constexpr std::string_view kTargetKey = "x-ferry-delay-target";
 constexpr std::string_view kDueKey = "x-ferry-delay-due";
 constexpr std::string_view kDelayPrefix = "x-ferry-delay-";
+const std::string kExchangeTargetMark = "\x01"; // a target starting with it names an exchange
 constexpr uint64_t kMaxArmMs = 3'600'000;   // re-arm at least hourly (clock changes, 32-bit timer delays)
 constexpr uint32_t kRetryDelayMs = 1000;     // a failed delivery is tried again after this
 
@@ -94,6 +96,12 @@ void DelayedDelivery::schedule(std::shared_ptr<Message> message, const std::stri
     });
 }
 
+void DelayedDelivery::scheduleRoute(std::shared_ptr<Message> message, const std::string &exchange, uint64_t dueMs,
+                                    Queue::PublishDone done)
+{
+    schedule(std::move(message), kExchangeTargetMark + exchange, dueMs, std::move(done));
+}
+
 size_t DelayedDelivery::pending() const
 {
     std::lock_guard lock(mutex_);
@@ -166,10 +174,22 @@ void DelayedDelivery::deliver(uint64_t offset)
             std::shared_ptr<Message> m = *message;
             std::string target;
             m->properties = stripDelayEntries(m->properties, &target, nullptr);
-            QueuePtr q = queues_.find(target);
             const auto ack = [this, queueId, offset] {
                 storage_.submit([queueId, offset](StorageSession &s) { return s.ack(queueId, offset); }, {}, true);
             };
+            if (!target.empty() && target[0] == kExchangeTargetMark[0] && router_ != nullptr) {
+                // Routed as the exchange's delayed type; a full reject-publish queue refuses it for good.
+                router_->routeDue(target.substr(1), std::move(m),
+                                  [this, ack, offset, target](ferry_status rst, uint64_t, const std::string &rerr) {
+                                      if (rst == FERRY_OK || rst == FERRY_E_NO_SPACE)
+                                          return ack();
+                                      log()->error("delay store: routing {} through '{}' failed ({}): {}; retrying",
+                                                   offset, target.substr(1), rst, rerr);
+                                      retryLater(offset);
+                                  });
+                return;
+            }
+            QueuePtr q = queues_.find(target);
             if (!q) {
                 log()->warn("delay store: target queue '{}' of delayed message {} no longer exists; dropped", target,
                             offset);

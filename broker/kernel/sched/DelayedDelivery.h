@@ -1,6 +1,7 @@
 // DelayedDelivery: the kernel's durable scheduled delivery (RocketMQ delay levels and delivery times, AMQP x-delay).
 //
-// A message published with ferry_message.deliver_at_ms in the future is appended to the kernel queue
+// A message published with ferry_message.deliver_at_ms in the future (or through an x-delayed-message exchange,
+// whose target is then the exchange, marked by a leading 0x01 byte) is appended to the kernel queue
 // "$ferry.delayed" (durable, records kept until acked, never consumed by clients) together with its target queue
 // and due time (properties x-ferry-delay-target / x-ferry-delay-due, stripped again on delivery). In memory only
 // (due time, offset) pairs are kept, rebuilt from storage at start-up, so a restart loses nothing and a long queue
@@ -25,6 +26,7 @@
 namespace ferry {
 
 class QueueRegistry;
+class Router;
 class Scheduler;
 class StorageEngine;
 
@@ -40,6 +42,11 @@ public:
     // store's append (offset = the place in the store).
     void schedule(std::shared_ptr<Message> message, const std::string &targetQueue, uint64_t dueMs,
                   Queue::PublishDone done);
+    // The same for a message to route through an exchange when due (x-delayed-message; see Router::routeDue).
+    void scheduleRoute(std::shared_ptr<Message> message, const std::string &exchange, uint64_t dueMs,
+                       Queue::PublishDone done);
+    // Start-up, before restore: where exchange-targeted messages go.
+    void setRouter(Router *router) { router_ = router; }
     size_t pending() const;
     // Stops arming timers (broker stop; the scheduler is stopped right after).
     void stop();
@@ -55,6 +62,7 @@ private:
     StorageEngine &storage_;
     Scheduler &scheduler_;
     QueuePtr store_;
+    Router *router_ = nullptr;
 
     mutable std::mutex mutex_;
     std::multimap<uint64_t, uint64_t> pending_; // due (wall ms) -> offset in the store
