@@ -12,6 +12,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang
   qt6-base-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libsqlite3-dev
 )
+# What the AMQP end-to-end tests (tests/amqp) and benchmarks drive the broker with: pika for Debian's /usr/bin/python3,
+# the amqp-tools command line (amqp-publish, amqp-consume, ...), and librabbitmq's headers for the C load generator.
+TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev)
 
 install_deps() {
   local missing=()
@@ -27,18 +30,30 @@ install_deps() {
 }
 
 # The end-to-end tests drive the broker with the clients users run: Node.js (Debian's nodejs + npm when no node is
-# installed) and the npm packages pinned in tests/rocket/package-lock.json (ali-ons).
+# installed), the npm packages pinned in tests/rocket/package-lock.json (ali-ons) and tests/amqp/package-lock.json
+# (amqplib), and TEST_PACKAGES (pika, amqp-tools, librabbitmq-dev) from Debian.
 install_test_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  local missing=()
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "dev.sh: installing nodejs npm"
+    missing+=(nodejs npm)
+  fi
+  for p in "${TEST_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dev.sh: installing ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
   if [ ! -f tests/rocket/node_modules/ali-ons/package.json ]; then
     echo "dev.sh: npm ci in tests/rocket"
     (cd tests/rocket && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f tests/amqp/node_modules/amqplib/package.json ]; then
+    echo "dev.sh: npm ci in tests/amqp"
+    (cd tests/amqp && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 
