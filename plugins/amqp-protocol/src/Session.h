@@ -1,0 +1,137 @@
+// Session: one AMQP 0-9-1 connection's state machine (connection negotiation, channels, the class methods) on top of
+// the codec and the kernel's host services (ferry_protocol.h, ABI 1.5). Sans-I/O: bytes come in through onRead,
+// kernel outcomes through onDelivery / onResult / onTimer, and everything the session writes goes through
+// host->write. Threading: every member runs on the connection's thread (ferry_protocol.h); Instance is read-only
+// after init.
+#pragma once
+
+#include "codec/Codec.h"
+
+#include <ferry/ferry_protocol.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ferry::amqp {
+
+// A reply published to amq.rabbitmq.reply-to.<token>, on its way to the consuming connection (direct reply-to).
+struct DirectReply {
+    std::string token, routingKey, rawProperties, body;
+};
+
+struct Instance {
+    const ferry_protocol_host *host = nullptr;
+    uint16_t channelMax = 2047;
+    uint32_t frameMax = 131072;
+    uint16_t heartbeat = 60;
+    std::string serverProperties; // encoded table entries for connection.start
+
+    // Direct reply-to: the only state shared between sessions. Any thread; the mutex guards both maps.
+    std::mutex replyMutex;
+    std::map<std::string, uint64_t> replyConsumers;             // token -> connection id
+    std::map<uint64_t, std::vector<DirectReply>> replyMailboxes; // connection id -> replies to deliver (on_wake)
+};
+
+class Session {
+public:
+    Session(Instance &instance, ferry_conn *conn);
+
+    ferry_status onRead(const uint8_t *data, size_t len, size_t *consumed);
+    void onDelivery(const ferry_delivery &d);
+    void onResult(const ferry_result &r);
+    void onTimer(uint64_t timerId);
+    void onSubscriptionEnd(uint64_t subscriptionId);
+    void onWake(uint64_t token);
+    void onClose();
+
+private:
+    enum class Phase { Header, StartOk, TuneOk, Open, Running, Closing };
+    struct Unacked {
+        uint64_t subscription;
+        uint64_t offset;
+    };
+    struct Channel {
+        bool closing = false;
+        uint16_t prefetch = 0;       // basic.qos, per consumer
+        uint16_t globalPrefetch = 0; // basic.qos global
+        bool confirm = false;
+        uint64_t nextPublishTag = 1;
+        std::map<uint64_t, int> confirms; // publish tag -> 0 pending, 1 ack, 2 nack
+        uint64_t nextDeliveryTag = 1;
+        std::map<uint64_t, Unacked> unacked;
+        std::map<std::string, uint64_t> consumers; // consumer tag -> subscription
+        std::string lastQueue;                     // for the "" queue name shortcut
+        std::string replyToken, replyConsumerTag;  // direct reply-to consumer of this channel
+        // The publish being assembled: method, then content header, then body frames.
+        bool assembling = false;
+        bool haveHeader = false;
+        std::string exchange, routingKey, rawProperties, body;
+        bool mandatory = false;
+        uint64_t bodySize = 0;
+        BasicProperties properties;
+    };
+    enum class Op { Generic, ExchangeDeclare, ExchangeDelete, ExchangeBind, ExchangeUnbind, QueueDeclare, QueueBind,
+                    QueueUnbind, QueuePurge, QueueDelete, Publish, Get };
+    struct Pending {
+        Op op;
+        uint16_t channel;
+        uint16_t classId, methodId;
+        bool noWait = false;
+        bool noAck = false;
+        std::string name;      // queue or exchange, plain
+        uint64_t publishTag = 0;
+        bool mandatory = false;
+        std::string exchange, routingKey, rawProperties, body; // for basic.return
+        bool gotDelivery = false;
+    };
+    struct Consumer {
+        uint16_t channel;
+        std::string tag;
+        bool noAck;
+    };
+
+    bool directReplyPublish(uint16_t ch, Channel &c, const BasicProperties &props, uint64_t publishTag);
+    bool handleFrame(const Frame &f);
+    bool connectionMethod(const Method &m);
+    void channelMethod(uint16_t ch, Channel &c, const Method &m);
+    void finishPublish(uint16_t ch, Channel &c);
+    void sendStart();
+    void flush();
+    template <class M> void send(uint16_t channel, const M &method);
+    void hardError(uint16_t code, std::string_view detail, uint16_t classId = 0, uint16_t methodId = 0);
+    void softError(uint16_t ch, uint16_t code, std::string_view detail, uint16_t classId, uint16_t methodId);
+    void closeChannel(uint16_t ch, Channel &c);
+    void confirmDone(uint16_t ch, uint64_t tag, bool ack);
+    void settle(uint16_t ch, Channel &c, uint64_t tag, bool multiple, bool ack, bool requeue, uint16_t classId,
+                uint16_t methodId);
+    uint64_t track(Pending p);
+    std::string qualify(std::string_view name) const;
+    std::string plain(std::string_view qualified) const;
+    bool permitted(uint16_t ch, uint32_t what, std::string_view resource, std::string_view kind, uint16_t classId,
+                   uint16_t methodId);
+    std::string randomName(const char *prefix);
+
+    Instance &instance_;
+    const ferry_protocol_host *host_;
+    ferry_conn *conn_;
+    Phase phase_ = Phase::Header;
+    std::string out_;
+    std::string user_, vhost_ = "/";
+    bool authFailureClose_ = false;
+    uint16_t channelMax_;
+    uint32_t frameMax_;
+    uint16_t heartbeat_ = 0;
+    uint64_t lastReadMs_ = 0;
+    uint64_t lastWriteMs_ = 0;
+    std::map<uint16_t, Channel> channels_;
+    std::unordered_map<uint64_t, Pending> pending_;
+    std::unordered_map<uint64_t, Consumer> consumers_; // subscription id -> consumer
+    uint64_t nextCorrelation_ = 1;
+    uint64_t nameCounter_ = 0;
+};
+
+} // namespace ferry::amqp
