@@ -26,6 +26,9 @@ void IoWorker::adopt(qintptr descriptor, std::shared_ptr<const ListenerSpec> lis
         delete socket;
         return;
     }
+    // Messaging is request/response with small frames: Nagle's algorithm would hold a reply until the peer's
+    // delayed ACK (tens of milliseconds). Every broker disables it.
+    socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     if (stopping_) { // accepted just before the listener closed, handed over after shutdown began
         socket->abort();
         delete socket;
@@ -100,7 +103,10 @@ void IoWorker::connectOut(std::shared_ptr<const ListenerSpec> listener)
         fail(connected ? FERRY_E_CLOSED : (why.find("refused") != std::string::npos ? FERRY_E_IO : FERRY_E_IO),
              connected ? "the broker is stopping" : why);
     };
-    QObject::connect(socket, &QTcpSocket::connected, this, [settle] { settle(true, {}); });
+    QObject::connect(socket, &QTcpSocket::connected, this, [settle, socket] {
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        settle(true, {});
+    });
     QObject::connect(socket, &QTcpSocket::errorOccurred, this, [settle, socket](QAbstractSocket::SocketError) {
         settle(false, socket->errorString().toStdString());
     });
