@@ -119,6 +119,8 @@ class FerryBroker {
     if (process.env.FERRY_STORAGE_FLUSH && !(o.set && 'storage.flush' in o.set)) {
       set('storage.flush', process.env.FERRY_STORAGE_FLUSH);
     }
+    // Other protocols' default listeners (amqp 0.0.0.0:5672) stay off unless asked for, so brokers run in parallel.
+    if (!(o.set && 'amqp.listen' in o.set) && !(bound && o.rocket === false)) set('amqp.listen', '');
     for (const [k, v] of Object.entries(o.set || {})) set(k, v);
     if (bound && o.rocket === false) {
       // Harness checks with other plugins: rebind every listen key that was reported.
