@@ -137,6 +137,17 @@ void postResult(const ConnectionLinkPtr &link, uint64_t correlationId, ferry_sta
 
 std::string text(const char *p, size_t n) { return n ? std::string(p, n) : std::string(); }
 
+// RabbitMQ's words for another connection's exclusive queue (405 RESOURCE_LOCKED).
+std::string lockedText(const std::string &qualified)
+{
+    const size_t sep = qualified.find(FERRY_VHOST_SEPARATOR);
+    const std::string vhost = sep == std::string::npos ? FERRY_DEFAULT_VHOST : qualified.substr(0, sep);
+    const std::string name = sep == std::string::npos ? qualified : qualified.substr(sep + 1);
+    return "cannot obtain exclusive access to locked queue '" + name + "' in vhost '" + vhost +
+           "'. It could be originally declared on another connection or the exclusive property value does not "
+           "match that of the original declaration.";
+}
+
 // on_delivery(message) for a pull-like service (correlation id, no subscription), on the connection's thread.
 void deliverTo(Connection &c, uint64_t correlationId, const std::string &queue, uint64_t offset, const Message &m)
 {
@@ -192,8 +203,7 @@ ferry_status queueDelete(ferry_conn *conn, uint64_t correlationId, const char *n
     ConnectionLinkPtr link = state.link;
     const std::string queueName = text(name, nameLen);
     if (QueuePtr q = registry->find(queueName); q && q->owner() != 0 && q->owner() != link->id())
-        return postResult(link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue"),
-               FERRY_OK;
+        return postResult(link, correlationId, FERRY_E_LOCKED, lockedText(queueName)), FERRY_OK;
     state.queueCache.erase(queueName);
     registry->remove(queueName, flags, [link, correlationId](ferry_status st, uint64_t dropped, const std::string &err) {
         postResult(link, correlationId, st, err, 0, dropped);
@@ -817,7 +827,7 @@ ferry_status queuePurge(ferry_conn *conn, uint64_t correlationId, const char *na
         return FERRY_OK;
     }
     if (q->owner() != 0 && q->owner() != state.link->id()) {
-        postResult(state.link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue");
+        postResult(state.link, correlationId, FERRY_E_LOCKED, lockedText(queueName));
         return FERRY_OK;
     }
     postResult(state.link, correlationId, FERRY_OK, {}, 0, q->purge());
@@ -929,7 +939,7 @@ ferry_status bindOrUnbind(ferry_conn *conn, uint64_t correlationId, const ferry_
     if (config.kind == FERRY_BIND_QUEUE) {
         if (QueuePtr q = g_registry.load() ? g_registry.load()->find(config.destination) : nullptr;
             q && q->owner() != 0 && q->owner() != state.link->id()) {
-            postResult(state.link, correlationId, FERRY_E_LOCKED, "cannot obtain exclusive access to locked queue");
+            postResult(state.link, correlationId, FERRY_E_LOCKED, lockedText(config.destination));
             return FERRY_OK;
         }
     }

@@ -593,7 +593,9 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
     }
     if (const auto *x = std::get_if<ExchangeDeclare>(&m)) {
         const std::string name(x->exchange);
-        if (name.empty() || (name.rfind("amq.", 0) == 0 && !x->passive)) {
+        const bool predeclared = name == "amq.direct" || name == "amq.fanout" || name == "amq.topic" ||
+                                 name == "amq.headers" || name == "amq.match";
+        if (name.empty() || (name.rfind("amq.", 0) == 0 && !x->passive && !predeclared)) {
             softError(ch, reply::kAccessRefused,
                       name.empty() ? "operation not permitted on the default exchange"
                                    : "exchange name '" + name + "' contains reserved prefix 'amq.*'",
@@ -1123,6 +1125,9 @@ void Session::onResult(const ferry_result &r)
             QueueDeleteOk ok; // RabbitMQ answers delete-ok for a queue that does not exist
             if (!p.noWait)
                 send(p.channel, ok);
+        } else if (p.op == Op::ExchangeDelete && r.status == FERRY_E_NOT_FOUND) {
+            if (!p.noWait) // and for an exchange that does not exist
+                send(p.channel, ExchangeDeleteOk{});
         } else
             softError(p.channel, codeFor(r.status), text, p.classId, p.methodId);
         flush();
