@@ -498,23 +498,23 @@ Result runPull(const Plan &plan)
         for (int q = 0; q < kQueues; ++q)
             ends[q] = maxOffset(setup, plan.topic, q);
     auto tallies = runThreads(connections, [&](int index, Tally &t, const std::function<void()> &go) {
-        std::deque<Range> todo; // gaps to fill, then the next strides of each owned queue in turn
+        std::deque<Range> ranges; // gaps to fill, then the next strides of each owned queue in turn
         std::vector<int64_t> cursor(kQueues, 0);
         for (int q = index; q < kQueues; q += connections)
             if (ends[q] < 0)
                 return t.note("GET_MAX_OFFSET failed");
         int turn = index;
         const auto nextRange = [&](Range *out) {
-            for (int tried = 0; todo.empty() && tried < kQueues; ++tried, turn = (turn + connections) % kQueues)
+            for (int tried = 0; ranges.empty() && tried < kQueues; ++tried, turn = (turn + connections) % kQueues)
                 if (turn % connections == index && cursor[turn] < ends[turn]) {
                     const int n = static_cast<int>(std::min<int64_t>(ends[turn] - cursor[turn], kPullMax));
-                    todo.push_back({turn, cursor[turn], n});
+                    ranges.push_back({turn, cursor[turn], n});
                     cursor[turn] += n;
                 }
-            if (todo.empty())
+            if (ranges.empty())
                 return false;
-            *out = todo.front();
-            todo.pop_front();
+            *out = ranges.front();
+            ranges.pop_front();
             return true;
         };
         Connection c;
@@ -546,7 +546,7 @@ Result runPull(const Plan &plan)
                     t.failed(r, 1);
                 }
                 if (next < range.offset + range.count && t.errors < 100)
-                    todo.push_front({range.queue, next, static_cast<int>(range.offset + range.count - next)});
+                    ranges.push_front({range.queue, next, static_cast<int>(range.offset + range.count - next)});
             });
         t.wireBytes = c.wireBytes;
     });

@@ -1,5 +1,6 @@
 #include "auth/AuthRegistry.h"
 
+#include "queue/Message.h"
 #include "storage/StorageEngine.h"
 
 #include <ferry/ferry_protocol.h>
@@ -41,13 +42,15 @@ std::vector<std::string> splitList(const std::string &s, char sep)
     return out;
 }
 
-std::string hexOf(const std::string &s) { return "x" + QByteArray::fromStdString(s).toHex().toStdString(); }
+// Metadata text fields: 'x' then hex (the queue metadata's convention), never empty.
+std::string hexOf(const std::string &s) { return "x" + toHex(s); }
 
 std::string unhexOf(const std::string &s)
 {
-    if (s.empty() || s[0] != 'x')
+    std::string out;
+    if (s.empty() || s[0] != 'x' || !fromHex(std::string_view(s).substr(1), &out))
         return {};
-    return QByteArray::fromHex(QByteArray::fromStdString(s.substr(1))).toStdString();
+    return out;
 }
 
 QRegularExpression anchored(const std::string &pattern)

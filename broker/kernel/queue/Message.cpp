@@ -141,28 +141,70 @@ void appendProperty(std::string &block, std::string_view key, std::string_view v
     block.append(value.data(), value.size());
 }
 
-std::string takeProperties(const std::string &block, std::string_view prefix,
-                           const std::function<void(std::string_view key, std::string_view value)> &fn)
+void forEachProperty(std::string_view block, const std::function<void(std::string_view, std::string_view)> &fn)
 {
-    std::string kept;
-    size_t i = 0;
     const auto *p = reinterpret_cast<const uint8_t *>(block.data());
+    size_t i = 0;
     while (i + 2 <= block.size()) {
         const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
         if (i + 2 + keyLen + 4 > block.size())
             break;
-        const std::string_view key(block.data() + i + 2, keyLen);
         const size_t v = i + 2 + keyLen;
         const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
         if (v + 4 + valueLen > block.size())
             break;
-        if (key.substr(0, prefix.size()) == prefix)
-            fn(key, std::string_view(block.data() + v + 4, valueLen));
-        else
-            kept.append(block, i, 2 + keyLen + 4 + valueLen);
+        fn(block.substr(i + 2, keyLen), block.substr(v + 4, valueLen));
         i = v + 4 + valueLen;
     }
+}
+
+std::string takeProperties(const std::string &block, std::string_view prefix,
+                           const std::function<void(std::string_view key, std::string_view value)> &fn)
+{
+    std::string kept;
+    forEachProperty(block, [&](std::string_view key, std::string_view value) {
+        if (key.substr(0, prefix.size()) == prefix)
+            fn(key, value);
+        else
+            appendProperty(kept, key, value);
+    });
     return kept;
+}
+
+std::string toHex(std::string_view bytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 0xF]);
+    }
+    return out;
+}
+
+bool fromHex(std::string_view hex, std::string *out)
+{
+    if (hex.size() % 2)
+        return false;
+    auto val = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    out->clear();
+    out->reserve(hex.size() / 2);
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = val(hex[i]), lo = val(hex[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out->push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return true;
 }
 
 std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_view originProtocol)

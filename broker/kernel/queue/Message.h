@@ -53,7 +53,13 @@ std::string messageIdHex(const MessageId &id);
 // Copies a plugin's borrowed ferry_message into a new Message (the one body copy on the publish path).
 std::shared_ptr<Message> messageFromView(const ferry_message &view, std::string_view originProtocol);
 
+// Lower-case hex of bytes, and back (false for odd length or a non-hex digit). For metadata texts.
+std::string toHex(std::string_view bytes);
+bool fromHex(std::string_view hex, std::string *out);
+
 // Property block helpers (the block format is in ferry_protocol.h).
+// fn(key, value) for each entry in order (views into block); a malformed tail is ignored.
+void forEachProperty(std::string_view block, const std::function<void(std::string_view, std::string_view)> &fn);
 void appendProperty(std::string &block, std::string_view key, std::string_view value);
 // The block without the entries whose key starts with prefix; fn(key, value) is called for each one taken out.
 // A malformed tail is dropped.

@@ -35,38 +35,12 @@ uint64_t wallMs()
             .count());
 }
 
-std::string hex(const std::string &s)
-{
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size() * 2 + 1);
-    out.push_back('x'); // never empty, so the field always reads back
-    for (unsigned char c : s) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 0xF]);
-    }
-    return out;
-}
+// A metadata text field: 'x' then hex, so it is never empty and always reads back.
+std::string hex(const std::string &s) { return "x" + toHex(s); }
 
 bool unhex(const std::string &s, std::string *out)
 {
-    if (s.empty() || s[0] != 'x' || s.size() % 2 != 1)
-        return false;
-    out->clear();
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        return -1;
-    };
-    for (size_t i = 1; i + 1 < s.size(); i += 2) {
-        const int hi = val(s[i]), lo = val(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out->push_back(static_cast<char>(hi * 16 + lo));
-    }
-    return true;
+    return !s.empty() && s[0] == 'x' && fromHex(std::string_view(s).substr(1), out);
 }
 } // namespace
 
@@ -804,40 +778,17 @@ ferry_status Queue::nack(const SubscriptionPtr &sub, uint64_t offset, bool multi
 
 ferry_status Queue::nack(const SubscriptionPtr &sub, uint64_t offset, bool multiple, bool requeue, bool isAck)
 {
-    std::vector<Delivery> deliveries;
-    Aftermath after;
+    if (!multiple)
+        return settleMany(sub, &offset, 1, isAck, requeue);
+    std::vector<uint64_t> offsets;
     {
         std::lock_guard lock(mutex_);
-        if (deleted_)
-            return FERRY_E_CLOSED;
-        size_t settled = 0;
-        if (multiple) {
-            for (auto it = unacked_.begin(); it != unacked_.end() && it->first <= offset;) {
-                if (it->second.sub == sub.get()) {
-                    it = settleLocked(it, requeue, isAck, after);
-                    ++settled;
-                } else {
-                    ++it;
-                }
-            }
-        } else {
-            auto it = unacked_.find(offset);
-            if (it != unacked_.end() && it->second.sub == sub.get()) {
-                settleLocked(it, requeue, isAck, after);
-                ++settled;
-            }
-        }
-        if (settled == 0)
-            return FERRY_E_NOT_FOUND;
-        dispatchLocked(deliveries);
-        if (requeue) {
-            expireLocked(after);
-            armTtlTimerLocked();
-        }
+        for (auto it = unacked_.begin(); it != unacked_.end() && it->first <= offset; ++it)
+            if (it->second.sub == sub.get())
+                offsets.push_back(it->first);
     }
-    sendDeliveries(deliveries);
-    finish(after);
-    return FERRY_OK;
+    // Offsets settled meanwhile by another call are skipped by settleMany.
+    return settleMany(sub, offsets.data(), offsets.size(), isAck, requeue);
 }
 
 ferry_status Queue::settleMany(const SubscriptionPtr &sub, const uint64_t *offsets, size_t count, bool isAck,

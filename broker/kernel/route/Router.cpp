@@ -34,39 +34,6 @@ uint64_t wallMs()
                                      .count());
 }
 
-std::string toHex(std::string_view s)
-{
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size() * 2);
-    for (unsigned char c : s) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 0xF]);
-    }
-    return out;
-}
-
-bool fromHex(std::string_view s, std::string *out)
-{
-    if (s.size() % 2)
-        return false;
-    out->clear();
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        return -1;
-    };
-    for (size_t i = 0; i < s.size(); i += 2) {
-        const int hi = val(s[i]), lo = val(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out->push_back(static_cast<char>(hi * 16 + lo));
-    }
-    return true;
-}
-
 void putLen(std::string &out, std::string_view s)
 {
     const uint32_t n = static_cast<uint32_t>(s.size());
@@ -134,23 +101,11 @@ bool knownType(const std::string &t)
     return t == "direct" || t == "fanout" || t == "topic" || t == "headers";
 }
 
-// Property block entries (ferry_protocol.h) as (key, value) views.
+// Property block entries (ferry_protocol.h) as (key, value) views into block.
 std::vector<std::pair<std::string_view, std::string_view>> parseBlock(std::string_view block)
 {
     std::vector<std::pair<std::string_view, std::string_view>> out;
-    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
-    size_t i = 0;
-    while (i + 2 <= block.size()) {
-        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
-        if (i + 2 + keyLen + 4 > block.size())
-            break;
-        const size_t v = i + 2 + keyLen;
-        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
-        if (v + 4 + valueLen > block.size())
-            break;
-        out.emplace_back(block.substr(i + 2, keyLen), block.substr(v + 4, valueLen));
-        i = v + 4 + valueLen;
-    }
+    forEachProperty(block, [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); });
     return out;
 }
 
