@@ -218,7 +218,7 @@ bool AuthRegistry::restore(const AuthSettings &settings, std::string *error)
     const bool noUsers = users_.empty();
     for (const std::string &v : splitList(settings.vhosts, ';'))
         putVhost(v);
-    if (noUsers && splitList(settings.users, ';').empty() && !settings.defaultUser.empty()) {
+    if (noUsers && !settings.defaultUser.empty()) { // RabbitMQ: a fresh node always gets the default user
         putUser(settings.defaultUser, settings.defaultPass, "administrator");
         std::string err;
         putPermission(settings.defaultUser, FERRY_DEFAULT_VHOST, ".*", ".*", ".*", &err);

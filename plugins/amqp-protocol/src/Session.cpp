@@ -238,6 +238,10 @@ void Session::closeChannel(uint16_t, Channel &c)
         consumers_.erase(sub);
     }
     c.consumers.clear();
+    for (const TxSettle &t : c.txSettles) // an open transaction is rolled back
+        c.unacked[t.deliveryTag] = t.delivery;
+    c.txSettles.clear();
+    c.txPublishes.clear();
     std::map<uint64_t, std::vector<uint64_t>> bySub;
     for (const auto &[tag, u] : c.unacked)
         bySub[u.subscription].push_back(u.offset);
@@ -309,8 +313,13 @@ ferry_status Session::onRead(const uint8_t *data, size_t len, size_t *consumed)
 
 bool Session::handleFrame(const Frame &f)
 {
-    if (f.type == frame_type::kHeartbeat)
-        return true;
+    if (f.type == frame_type::kHeartbeat) {
+        if (f.channel == 0)
+            return true;
+        hardError(reply::kUnexpectedFrame,
+                  "type 8, all octets = <<>>: heartbeat on channel " + std::to_string(f.channel));
+        return false;
+    }
     if (f.channel == 0) {
         if (f.type != frame_type::kMethod) {
             hardError(reply::kCommandInvalid, "content frame on channel 0");
@@ -441,7 +450,7 @@ bool Session::connectionMethod(const Method &m)
             const size_t a = r.find('\0');
             const size_t b = a == std::string_view::npos ? a : r.find('\0', a + 1);
             if (b == std::string_view::npos) {
-                hardError(reply::kAccessRefused, "PLAIN response is malformed", 10, 11);
+                hardError(reply::kSyntaxError, "PLAIN response is malformed", 10, 11);
                 return false;
             }
             user.assign(r.substr(a + 1, b - a - 1));
@@ -455,13 +464,20 @@ bool Session::connectionMethod(const Method &m)
                 return false;
             }
             t = TableView(ok->response);
-            if (auto l = t.find("LOGIN"))
-                user.assign(l->asString().value_or(""));
-            if (auto p = t.find("PASSWORD"))
-                pass.assign(p->asString().value_or(""));
+            const auto l = t.find("LOGIN");
+            const auto p = t.find("PASSWORD");
+            if (!l || !p || !l->asString() || !p->asString()) {
+                hardError(reply::kSyntaxError, "AMQPLAIN response needs LOGIN and PASSWORD strings", 10, 11);
+                return false;
+            }
+            user.assign(*l->asString());
+            pass.assign(*p->asString());
         } else {
-            hardError(reply::kAccessRefused,
-                      "unsupported authentication mechanism '" + std::string(ok->mechanism) + "'", 10, 11);
+            // The spec: an unknown mechanism closes the socket without sending any further data.
+            phase_ = Phase::Closing;
+            const std::string why = "unsupported authentication mechanism '" + std::string(ok->mechanism) + "'";
+            host_->base->log(host_->base->ctx, FERRY_LOG_WARN, why.data(), why.size());
+            host_->close(conn_, why.c_str());
             return false;
         }
         char peer[128] = {};
@@ -503,7 +519,7 @@ bool Session::connectionMethod(const Method &m)
             hardError(reply::kNotAllowed, "frame_max=" + std::to_string(t->frameMax) + " out of range", 10, 31);
             return false;
         }
-        if (t->channelMax > instance_.channelMax) {
+        if (t->channelMax > instance_.channelMax || (t->channelMax == 0 && instance_.channelMax != 0)) {
             hardError(reply::kNotAllowed, "channel_max=" + std::to_string(t->channelMax) + " out of range", 10,
                       31);
             return false;
@@ -555,8 +571,9 @@ bool Session::connectionMethod(const Method &m)
         return true;
     }
     const MethodInfo &info = methodInfo(m);
-    hardError(reply::kCommandInvalid, std::string("unexpected ") + info.name + " on channel 0", info.classId,
-              info.methodId);
+    // A channel's method on channel 0 is a channel error, as RabbitMQ has it; a connection method out of place is not.
+    hardError(info.classId == 10 ? reply::kCommandInvalid : reply::kChannelError,
+              std::string("unexpected ") + info.name + " on channel 0", info.classId, info.methodId);
     return false;
 }
 
@@ -722,8 +739,8 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
     }
     if (const auto *x = std::get_if<BasicQos>(&m)) {
         if (x->prefetchSize != 0) {
-            softError(ch, reply::kNotImplemented,
-                      "prefetch_size!=0 (" + std::to_string(x->prefetchSize) + ")", cid, mid);
+            hardError(reply::kNotImplemented, "prefetch_size!=0 (" + std::to_string(x->prefetchSize) + ")", cid,
+                      mid);
             return;
         }
         (x->global ? c.globalPrefetch : c.prefetch) = x->prefetchCount;
@@ -819,6 +836,10 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
         return;
     }
     if (const auto *x = std::get_if<BasicPublish>(&m)) {
+        if (x->immediate) {
+            hardError(reply::kNotImplemented, "immediate=true", cid, mid);
+            return;
+        }
         c.assembling = true;
         c.haveHeader = false;
         c.exchange.assign(x->exchange);
@@ -863,40 +884,50 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
             send(ch, BasicRecoverOk{});
         return;
     }
+    if (std::holds_alternative<TxSelect>(m) || std::holds_alternative<TxCommit>(m) ||
+        std::holds_alternative<TxRollback>(m))
+        return txMethod(ch, c, m, cid, mid);
     if (const auto *x = std::get_if<ConfirmSelect>(&m)) {
+        if (c.tx)
+            return softError(ch, reply::kPreconditionFailed, "cannot switch from tx to confirm mode", cid, mid);
         c.confirm = true;
         if (!x->noWait)
             send(ch, ConfirmSelectOk{});
         return;
     }
-    softError(ch, reply::kNotImplemented, std::string(info.name) + " is not implemented yet", cid, mid);
+    hardError(reply::kNotImplemented, std::string(info.name) + " is not implemented", cid, mid);
 }
 
 void Session::settle(uint16_t ch, Channel &c, uint64_t tag, bool multiple, bool ack, bool requeue, uint16_t classId,
                      uint16_t methodId)
 {
-    std::map<uint64_t, std::vector<uint64_t>> bySub;
+    auto first = c.unacked.begin(), last = c.unacked.end();
     if (multiple) {
-        auto end = tag == 0 ? c.unacked.end() : c.unacked.upper_bound(tag);
-        for (auto it = c.unacked.begin(); it != end;) {
-            bySub[it->second.subscription].push_back(it->second.offset);
-            it = c.unacked.erase(it);
-        }
-        if (bySub.empty() && tag != 0) {
+        last = tag == 0 ? c.unacked.end() : c.unacked.upper_bound(tag);
+        if (first == last && tag != 0) {
             softError(ch, reply::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag), classId,
                       methodId);
             return;
         }
     } else {
-        auto it = c.unacked.find(tag);
-        if (it == c.unacked.end()) {
+        first = c.unacked.find(tag);
+        if (first == c.unacked.end()) {
             softError(ch, reply::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag), classId,
                       methodId);
             return;
         }
-        bySub[it->second.subscription].push_back(it->second.offset);
-        c.unacked.erase(it);
+        last = std::next(first);
     }
+    if (c.tx) {
+        for (auto it = first; it != last; ++it)
+            c.txSettles.push_back({it->first, it->second, ack, requeue});
+        c.unacked.erase(first, last);
+        return;
+    }
+    std::map<uint64_t, std::vector<uint64_t>> bySub;
+    for (auto it = first; it != last; ++it)
+        bySub[it->second.subscription].push_back(it->second.offset);
+    c.unacked.erase(first, last);
     for (const auto &[sub, offsets] : bySub)
         host_->settle_many(conn_, sub, offsets.data(), offsets.size(), requeue ? FERRY_ACK_REQUEUE : 0, ack ? 1 : 0);
 }
@@ -911,25 +942,23 @@ void Session::finishPublish(uint16_t ch, Channel &c)
         hardError(e.code, "malformed content properties");
         return;
     }
-    const uint64_t publishTag = c.confirm ? c.nextPublishTag++ : 0;
-    if (publishTag)
-        c.confirms[publishTag] = 0;
-    if (directReplyPublish(ch, c, props, publishTag))
+    // Like RabbitMQ's channel, a few exchanges already found writable are remembered (the hot path skips the regex).
+    if (std::find(c.writable.begin(), c.writable.end(), c.exchange) == c.writable.end()) {
+        if (!permitted(ch, FERRY_PERMISSION_WRITE, c.exchange.empty() ? std::string_view("amq.default") : c.exchange,
+                       "exchange", 60, 40))
+            return;
+        if (c.writable.size() >= 8)
+            c.writable.erase(c.writable.begin());
+        c.writable.push_back(c.exchange);
+    }
+    if (props.has(property::kUserId) && props.userId != user_) {
+        softError(ch, reply::kPreconditionFailed,
+                  "user_id property set to '" + std::string(props.userId) + "' but authenticated user was '" + user_ +
+                      "'",
+                  60, 40);
         return;
-    std::string block;
-    appendProperty(block, kRawPropertiesKey, c.rawProperties);
-    if (props.has(property::kHeaders))
-        block += tableToBlock(props.headers);
-    ferry_message msg{};
-    msg.struct_size = sizeof msg;
-    msg.flags = props.deliveryMode == 2 ? FERRY_MESSAGE_PERSISTENT : 0;
-    msg.body = reinterpret_cast<const uint8_t *>(c.body.data());
-    msg.body_len = c.body.size();
-    msg.routing_key = c.routingKey.data();
-    msg.routing_key_len = c.routingKey.size();
-    msg.properties = reinterpret_cast<const uint8_t *>(block.data());
-    msg.properties_len = block.size();
-    msg.priority = props.priority;
+    }
+    Publish p;
     if (props.has(property::kExpiration)) {
         const std::string exp(props.expiration);
         char *end = nullptr;
@@ -938,45 +967,134 @@ void Session::finishPublish(uint16_t ch, Channel &c)
             softError(ch, reply::kPreconditionFailed, "invalid expiration '" + exp + "'", 60, 40);
             return;
         }
-        msg.flags |= FERRY_MESSAGE_HAS_TTL;
-        msg.ttl_ms = ttl;
+        p.flags |= FERRY_MESSAGE_HAS_TTL;
+        p.ttlMs = ttl;
     }
-    if (!c.exchange.empty() &&
-        !permitted(ch, FERRY_PERMISSION_WRITE, c.exchange, "exchange", 60, 40))
+    p.publishTag = c.confirm ? c.nextPublishTag++ : 0;
+    if (p.publishTag)
+        c.confirms[p.publishTag] = 0;
+    if (!c.tx && directReplyPublish(ch, c, props, p.publishTag))
         return;
-    const bool wantResult = publishTag != 0 || c.mandatory;
+    appendProperty(p.block, kRawPropertiesKey, c.rawProperties);
+    if (props.has(property::kHeaders))
+        p.block += tableToBlock(props.headers);
+    if (props.deliveryMode == 2)
+        p.flags |= FERRY_MESSAGE_PERSISTENT;
+    p.priority = props.priority;
+    p.mandatory = c.mandatory;
+    p.exchange = std::move(c.exchange);
+    p.routingKey = std::move(c.routingKey);
+    p.body = std::move(c.body);
+    if (c.mandatory)
+        p.rawProperties = c.rawProperties;
+    if (c.tx)
+        c.txPublishes.push_back(std::move(p));
+    else
+        routePublish(ch, p, false);
+}
+
+// Hands one publish to the kernel's router. A result is asked for when someone waits for it (a publisher confirm,
+// mandatory's basic.return, a tx.commit); p's strings may be moved from. False after a channel error.
+bool Session::routePublish(uint16_t ch, Publish &p, bool txCommit)
+{
+    ferry_message msg{};
+    msg.struct_size = sizeof msg;
+    msg.flags = p.flags;
+    msg.body = reinterpret_cast<const uint8_t *>(p.body.data());
+    msg.body_len = p.body.size();
+    msg.routing_key = p.routingKey.data();
+    msg.routing_key_len = p.routingKey.size();
+    msg.properties = reinterpret_cast<const uint8_t *>(p.block.data());
+    msg.properties_len = p.block.size();
+    msg.priority = p.priority;
+    msg.ttl_ms = p.ttlMs;
+    const bool wantResult = p.publishTag != 0 || p.mandatory || txCommit;
     uint64_t corr = 0;
     if (wantResult) {
-        Pending p;
-        p.op = Op::Publish;
-        p.channel = ch;
-        p.classId = 60;
-        p.methodId = 40;
-        p.publishTag = publishTag;
-        p.mandatory = c.mandatory;
-        if (c.mandatory) {
-            p.exchange = c.exchange;
-            p.routingKey = c.routingKey;
-            p.rawProperties = c.rawProperties;
-            p.body = c.body;
+        Pending pending;
+        pending.op = Op::Publish;
+        pending.channel = ch;
+        pending.classId = 60;
+        pending.methodId = 40;
+        pending.publishTag = p.publishTag;
+        pending.mandatory = p.mandatory;
+        pending.txCommit = txCommit;
+        if (p.mandatory) { // for basic.return; the kernel has copied what it keeps once route() returns
+            pending.exchange = p.exchange;
+            pending.routingKey = p.routingKey;
+            pending.rawProperties = std::move(p.rawProperties);
         }
-        corr = track(std::move(p));
+        corr = track(std::move(pending));
     }
-    const std::string exchange = qualify(c.exchange);
+    const std::string exchange = qualify(p.exchange);
     const ferry_status st =
         host_->route(conn_, corr, exchange.data(), exchange.size(), &msg, wantResult ? 0 : FERRY_PUBLISH_NO_RESULT);
-    if (st != FERRY_OK) {
-        if (corr)
-            pending_.erase(corr);
-        if (st == FERRY_E_NOT_FOUND)
-            softError(ch, reply::kNotFound, "no exchange '" + c.exchange + "' in vhost '" + vhost_ + "'", 60, 40);
-        else if (st == FERRY_E_ACCESS_DENIED)
-            softError(ch, reply::kAccessRefused,
-                      "cannot publish to internal exchange '" + c.exchange + "' in vhost '" + vhost_ + "'", 60, 40);
-        else
-            softError(ch, reply::kInternalError, "publish failed", 60, 40);
+    if (st == FERRY_OK) {
+        if (p.mandatory)
+            pending_[corr].body = std::move(p.body);
+        return true;
     }
-    c.body.clear();
+    if (corr)
+        pending_.erase(corr);
+    if (st == FERRY_E_NOT_FOUND)
+        softError(ch, reply::kNotFound, "no exchange '" + p.exchange + "' in vhost '" + vhost_ + "'", 60, 40);
+    else if (st == FERRY_E_ACCESS_DENIED)
+        softError(ch, reply::kAccessRefused,
+                  "cannot publish to internal exchange '" + p.exchange + "' in vhost '" + vhost_ + "'", 60, 40);
+    else
+        softError(ch, reply::kInternalError, "publish failed", 60, 40);
+    return false;
+}
+
+// tx.select / tx.commit / tx.rollback (RabbitMQ's semantics): publishes and settlements of the open transaction
+// are held in the channel; commit routes the publishes, applies the settlements in order, and answers commit-ok
+// once the kernel has taken every publish (stored, for persistent messages in durable queues); rollback drops the
+// publishes and puts the settled deliveries back into unacked.
+void Session::txMethod(uint16_t ch, Channel &c, const Method &m, uint16_t cid, uint16_t mid)
+{
+    if (std::holds_alternative<TxSelect>(m)) {
+        if (c.confirm)
+            return softError(ch, reply::kPreconditionFailed, "cannot switch from confirm to tx mode", cid, mid);
+        c.tx = true;
+        send(ch, TxSelectOk{});
+        return;
+    }
+    if (!c.tx)
+        return softError(ch, reply::kPreconditionFailed, "channel is not transactional", cid, mid);
+    if (std::holds_alternative<TxRollback>(m)) {
+        c.txPublishes.clear();
+        if (c.confirm)
+            c.confirms.clear();
+        for (const TxSettle &t : c.txSettles)
+            c.unacked[t.deliveryTag] = t.delivery;
+        c.txSettles.clear();
+        send(ch, TxRollbackOk{});
+        return;
+    }
+    // tx.commit
+    std::vector<Publish> publishes;
+    publishes.swap(c.txPublishes);
+    std::vector<TxSettle> settles;
+    settles.swap(c.txSettles);
+    for (Publish &p : publishes) {
+        if (!routePublish(ch, p, true))
+            return;
+        ++c.txRouting;
+    }
+    for (const TxSettle &t : settles)
+        host_->settle_many(conn_, t.delivery.subscription, &t.delivery.offset, 1, t.requeue ? FERRY_ACK_REQUEUE : 0,
+                           t.ack ? 1 : 0);
+    if (c.txRouting == 0)
+        send(ch, TxCommitOk{});
+}
+
+void Session::txRouted(uint16_t ch)
+{
+    auto it = channels_.find(ch);
+    if (it == channels_.end() || it->second.txRouting == 0)
+        return;
+    if (--it->second.txRouting == 0)
+        send(ch, TxCommitOk{});
 }
 
 // Direct reply-to: a request's reply-to is rewritten to this channel's token; a reply to a token goes straight to
@@ -1107,6 +1225,8 @@ void Session::onResult(const ferry_result &r)
         }
         if (p.publishTag)
             confirmDone(p.channel, p.publishTag, r.status == FERRY_OK);
+        if (p.txCommit)
+            txRouted(p.channel);
         flush();
         return;
     }

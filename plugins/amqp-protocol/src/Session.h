@@ -54,8 +54,29 @@ private:
         uint64_t subscription;
         uint64_t offset;
     };
+    // A publish ready for the kernel: built by finishPublish, routed at once or, in a transaction, at tx.commit.
+    struct Publish {
+        std::string exchange; // as the client named it (unqualified)
+        std::string routingKey, rawProperties, block, body;
+        uint32_t flags = 0; // FERRY_MESSAGE_*
+        uint8_t priority = 0;
+        uint64_t ttlMs = 0;
+        bool mandatory = false;
+        uint64_t publishTag = 0; // publisher confirm tag, 0 without confirms
+    };
+    // An ack / nack / reject made inside a transaction: taken out of unacked at once, applied at tx.commit, put back
+    // into unacked by tx.rollback (RabbitMQ's order of events).
+    struct TxSettle {
+        uint64_t deliveryTag;
+        Unacked delivery;
+        bool ack, requeue;
+    };
     struct Channel {
         bool closing = false;
+        bool tx = false;                    // tx.select seen
+        std::vector<Publish> txPublishes;   // of the open transaction
+        std::vector<TxSettle> txSettles;    // of the open transaction
+        size_t txRouting = 0;               // publishes of a tx.commit still waiting for their kernel result
         uint16_t prefetch = 0;       // basic.qos, per consumer
         uint16_t globalPrefetch = 0; // basic.qos global
         bool confirm = false;
@@ -65,6 +86,7 @@ private:
         std::map<uint64_t, Unacked> unacked;
         std::map<std::string, uint64_t> consumers; // consumer tag -> subscription
         std::string lastQueue;                     // for the "" queue name shortcut
+        std::vector<std::string> writable;         // exchanges write permission was granted on (at most 8)
         std::string replyToken, replyConsumerTag;  // direct reply-to consumer of this channel
         // The publish being assembled: method, then content header, then body frames.
         bool assembling = false;
@@ -87,6 +109,7 @@ private:
         bool mandatory = false;
         std::string exchange, routingKey, rawProperties, body; // for basic.return
         bool gotDelivery = false;
+        bool txCommit = false; // a publish of a tx.commit: tx.commit-ok waits for it
     };
     struct Consumer {
         uint16_t channel;
@@ -99,6 +122,9 @@ private:
     bool connectionMethod(const Method &m);
     void channelMethod(uint16_t ch, Channel &c, const Method &m);
     void finishPublish(uint16_t ch, Channel &c);
+    bool routePublish(uint16_t ch, Publish &p, bool txCommit);
+    void txMethod(uint16_t ch, Channel &c, const Method &m, uint16_t classId, uint16_t methodId);
+    void txRouted(uint16_t ch);
     void sendStart();
     void flush();
     template <class M> void send(uint16_t channel, const M &method);

@@ -91,10 +91,6 @@ FrameStatus parseFrame(const uint8_t *data, size_t size, uint32_t frameMax, Fram
             error = frameError(type, seen, "unknown_frame");
             return FrameStatus::Error;
         }
-        if (channel != 0) {
-            error = frameError(type, seen, "heartbeat on channel " + std::to_string(channel));
-            return FrameStatus::Error;
-        }
         break;
     default: error = frameError(type, seen, "unknown_frame"); return FrameStatus::Error;
     }

@@ -49,9 +49,9 @@ struct Frame {
 //   frame type other than 1, 2, 3, 8        "FRAME_ERROR - type 5, all octets = <<\"abc\">>: unknown_frame"
 //   payload over the limit                  "FRAME_ERROR - type 1, all octets = <<>>: {frame_too_large,131104,131064}"
 //   heartbeat with a payload                "FRAME_ERROR - type 8, all octets = <<\"xy\">>: unknown_frame"
-//   heartbeat on a channel other than 0     "FRAME_ERROR - type 8, all octets = <<>>: heartbeat on channel 1"
 //   end octet not 0xCE                      "FRAME_ERROR - type 1, all octets = <<...>>: {invalid_frame_end_marker,0}"
-// (octets shown: at most the first 16 of the payload.) Allocates only for an error text.
+// (octets shown: at most the first 16 of the payload.) Allocates only for an error text. A heartbeat on a channel
+// other than 0 is a well-formed frame; the session refuses it (505 UNEXPECTED_FRAME, as RabbitMQ's reader does).
 FrameStatus parseFrame(const uint8_t *data, size_t size, uint32_t frameMax, Frame &frame, Error &error);
 inline FrameStatus parseFrame(std::string_view input, uint32_t frameMax, Frame &frame, Error &error)
 {
