@@ -88,17 +88,19 @@ test('reject(requeue=false) and nack(requeue=false) dead-letter with reason "rej
   assert.equal((await ch.checkQueue(src)).messageCount, 0, 'gone from the source queue');
 });
 
-test('x-dead-letter-routing-key replaces the routing key; x-death keeps the original ones (CC included)', { timeout: 15000 }, async () => {
+test('x-dead-letter-routing-key replaces the routing key; x-death keeps the original one', { timeout: 15000 }, async () => {
   const { dlx, dlq } = await deadLetterTarget('dead', 'direct');
   const src = A.name('dl-rk');
   await ch.assertQueue(src, { durable: false, arguments: { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'dead' } });
-  ch.publish('', src, Buffer.from('k1'), { CC: ['also-this'] });
+  // (RabbitMQ also lists CC routing keys here; Ferry does not implement sender-selected distribution, see
+  // docs/compatibility/amqp.md.)
+  ch.publish('', src, Buffer.from('k1'));
   const m = await A.waitFor(() => ch.get(src, { noAck: false }), { message: 'k1' });
   ch.reject(m, false);
   const d = await getOne(dlq, 'k1');
   assert.equal(d.fields.routingKey, 'dead');
   const death = d.properties.headers['x-death'][0];
-  checkDeath(death, { reason: 'rejected', queue: src, exchange: '', routingKeys: [src, 'also-this'] }, 'k1');
+  checkDeath(death, { reason: 'rejected', queue: src, exchange: '', routingKeys: [src] }, 'k1');
 });
 
 test('queue TTL (x-message-ttl) dead-letters with reason "expired", without original-expiration', { timeout: 15000 }, async () => {

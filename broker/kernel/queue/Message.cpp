@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <ferry/ferry_protocol.h>
+#include <ferry/properties.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -131,31 +132,12 @@ std::string messageIdHex(const MessageId &id)
 
 void appendProperty(std::string &block, std::string_view key, std::string_view value)
 {
-    const size_t k = std::min<size_t>(key.size(), 0xFFFF);
-    block.push_back(static_cast<char>(k >> 8));
-    block.push_back(static_cast<char>(k));
-    block.append(key.data(), k);
-    const uint32_t n = static_cast<uint32_t>(value.size());
-    for (int shift = 24; shift >= 0; shift -= 8)
-        block.push_back(static_cast<char>(n >> shift));
-    block.append(value.data(), value.size());
+    sdk::append_property(block, key, value);
 }
 
 void forEachProperty(std::string_view block, const std::function<void(std::string_view, std::string_view)> &fn)
 {
-    const auto *p = reinterpret_cast<const uint8_t *>(block.data());
-    size_t i = 0;
-    while (i + 2 <= block.size()) {
-        const size_t keyLen = (size_t(p[i]) << 8) | p[i + 1];
-        if (i + 2 + keyLen + 4 > block.size())
-            break;
-        const size_t v = i + 2 + keyLen;
-        const size_t valueLen = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
-        if (v + 4 + valueLen > block.size())
-            break;
-        fn(block.substr(i + 2, keyLen), block.substr(v + 4, valueLen));
-        i = v + 4 + valueLen;
-    }
+    sdk::for_each_property(block, fn);
 }
 
 std::string takeProperties(const std::string &block, std::string_view prefix,

@@ -1,5 +1,9 @@
 #include "Session.h"
 
+#include "DeadLetterHeaders.h"
+
+#include <ferry/properties.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -18,35 +22,6 @@ uint64_t nowMs()
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now().time_since_epoch())
                                      .count());
-}
-
-void appendProperty(std::string &block, std::string_view key, std::string_view value)
-{
-    block.push_back(static_cast<char>(key.size() >> 8));
-    block.push_back(static_cast<char>(key.size()));
-    block.append(key);
-    const uint32_t n = static_cast<uint32_t>(value.size());
-    for (int shift = 24; shift >= 0; shift -= 8)
-        block.push_back(static_cast<char>(n >> shift));
-    block.append(value);
-}
-
-std::string_view findProperty(const uint8_t *p, size_t len, std::string_view key)
-{
-    size_t i = 0;
-    while (i + 2 <= len) {
-        const size_t k = (size_t(p[i]) << 8) | p[i + 1];
-        if (i + 2 + k + 4 > len)
-            break;
-        const size_t v = i + 2 + k;
-        const size_t n = (size_t(p[v]) << 24) | (size_t(p[v + 1]) << 16) | (size_t(p[v + 2]) << 8) | p[v + 3];
-        if (v + 4 + n > len)
-            break;
-        if (std::string_view(reinterpret_cast<const char *>(p + i + 2), k) == key)
-            return std::string_view(reinterpret_cast<const char *>(p + v + 4), n);
-        i = v + 4 + n;
-    }
-    return {};
 }
 
 // A field value as the text the kernel compares (headers exchanges) and RocketMQ consumers see as a property.
@@ -78,7 +53,7 @@ std::string tableToBlock(const TableView &t)
     for (const auto &e : t) {
         std::string value;
         if (renderValue(e.value, &value))
-            appendProperty(block, e.key, value);
+            ferry::sdk::append_property(block, e.key, value);
     }
     return block;
 }
@@ -975,7 +950,7 @@ void Session::finishPublish(uint16_t ch, Channel &c)
         c.confirms[p.publishTag] = 0;
     if (!c.tx && directReplyPublish(ch, c, props, p.publishTag))
         return;
-    appendProperty(p.block, kRawPropertiesKey, c.rawProperties);
+    ferry::sdk::append_property(p.block, kRawPropertiesKey, c.rawProperties);
     if (props.has(property::kHeaders))
         p.block += tableToBlock(props.headers);
     if (props.deliveryMode == 2)
@@ -1305,7 +1280,10 @@ void Session::onDelivery(const ferry_delivery &d)
     if (phase_ == Phase::Closing)
         return;
     const ferry_message &m = *d.message;
-    const std::string_view raw = findProperty(m.properties, m.properties_len, kRawPropertiesKey);
+    std::string_view raw = ferry::sdk::find_property(m.properties, m.properties_len, kRawPropertiesKey);
+    std::string rendered;
+    if (renderDeadLetterHeaders(raw, m.properties, m.properties_len, &rendered))
+        raw = rendered;
     const std::string exchange = plain(std::string_view(m.exchange ? m.exchange : "", m.exchange_len));
     const std::string_view routingKey = m.routing_key_len ? std::string_view(m.routing_key, m.routing_key_len)
                                                           : std::string_view(m.tag ? m.tag : "", m.tag_len);

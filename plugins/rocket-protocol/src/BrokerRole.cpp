@@ -1271,7 +1271,7 @@ struct CheckCall final : PendingCall {
         topic = sep == std::string::npos ? queue : queue.substr(0, sep);
         const int32_t queueId = sep == std::string::npos ? 0 : std::atoi(queue.c_str() + sep + 1);
         appendStoredRecord(d, storeId, topic, queueId, storeHost, record, true);
-        forEachProperty(d.message->properties, d.message->properties_len, [&](std::string_view k, std::string_view v) {
+        ferry::sdk::for_each_property(d.message->properties, d.message->properties_len, [&](std::string_view k, std::string_view v) {
             if (k == "UNIQ_KEY")
                 uniqKey = std::string(v);
         });

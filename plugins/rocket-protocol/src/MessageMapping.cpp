@@ -20,19 +20,6 @@ int64_t parseInt(std::string_view text, int64_t fallback = 0)
 }
 } // namespace
 
-void appendPropertyEntry(std::string &block, std::string_view key, std::string_view value)
-{
-    const size_t k = std::min<size_t>(key.size(), 0xFFFF);
-    block.push_back(static_cast<char>(k >> 8));
-    block.push_back(static_cast<char>(k));
-    block.append(key.data(), k);
-    const uint32_t v = static_cast<uint32_t>(value.size());
-    block.push_back(static_cast<char>(v >> 24));
-    block.push_back(static_cast<char>(v >> 16));
-    block.push_back(static_cast<char>(v >> 8));
-    block.push_back(static_cast<char>(v));
-    block.append(value.data(), value.size());
-}
 
 KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body)
 {
@@ -45,16 +32,16 @@ KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body
             keys_ = keys_.empty() ? value : value + " " + keys_;
         else if (key == "UNIQ_KEY") // indexed too: QUERY_MESSAGE finds a message by its client id
             keys_ = keys_.empty() ? value : keys_ + " " + value;
-        appendPropertyEntry(block_, key, value);
+        ferry::sdk::append_property(block_, key, value);
     }
     if (fields.flag != 0)
-        appendPropertyEntry(block_, kFlagKey, std::to_string(fields.flag));
+        ferry::sdk::append_property(block_, kFlagKey, std::to_string(fields.flag));
     if (fields.sysFlag != 0)
-        appendPropertyEntry(block_, kSysFlagKey, std::to_string(fields.sysFlag));
+        ferry::sdk::append_property(block_, kSysFlagKey, std::to_string(fields.sysFlag));
     if (!fields.bornHost.empty())
-        appendPropertyEntry(block_, kBornHostKey, fields.bornHost);
+        ferry::sdk::append_property(block_, kBornHostKey, fields.bornHost);
     if (fields.reconsumeTimes != 0)
-        appendPropertyEntry(block_, kReconsumeKey, std::to_string(fields.reconsumeTimes));
+        ferry::sdk::append_property(block_, kReconsumeKey, std::to_string(fields.reconsumeTimes));
 
     message_.struct_size = sizeof message_;
     message_.flags = FERRY_MESSAGE_PERSISTENT;
@@ -75,7 +62,7 @@ OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery)
     OutgoingFields f;
     f.bornTimestamp = static_cast<int64_t>(m.born_time_ms);
     std::vector<std::pair<std::string, std::string>> props;
-    forEachProperty(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
+    ferry::sdk::for_each_property(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
         if (key == kFlagKey)
             f.flag = static_cast<int32_t>(parseInt(value));
         else if (key == kSysFlagKey)
@@ -113,7 +100,7 @@ void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, 
     s.topic = topic;
     std::vector<std::pair<std::string, std::string>> props;
     bool hasTags = false;
-    forEachProperty(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
+    ferry::sdk::for_each_property(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
         if (key == kFlagKey)
             s.flag = static_cast<int32_t>(parseInt(value));
         else if (key == kSysFlagKey)

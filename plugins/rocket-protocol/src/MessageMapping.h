@@ -17,6 +17,7 @@
 #include "codec/MessageFormat.h"
 
 #include <ferry/ferry_protocol.h>
+#include <ferry/properties.hpp>
 
 #include <cstdint>
 #include <string>
@@ -73,31 +74,6 @@ void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, 
 // The TAGS of a delivered kernel message (its tag field).
 std::string_view deliveryTag(const ferry_delivery &delivery);
 
-// Property block helpers (format in ferry_protocol.h).
-void appendPropertyEntry(std::string &block, std::string_view key, std::string_view value);
-// Calls fn(key, value) for every entry; false when the block is malformed.
-template <typename Fn>
-bool forEachProperty(const uint8_t *data, size_t len, Fn &&fn)
-{
-    size_t i = 0;
-    while (i < len) {
-        if (len - i < 2)
-            return false;
-        const size_t keyLen = (size_t(data[i]) << 8) | data[i + 1];
-        i += 2;
-        if (len - i < keyLen + 4)
-            return false;
-        std::string_view key(reinterpret_cast<const char *>(data + i), keyLen);
-        i += keyLen;
-        const size_t valueLen = (size_t(data[i]) << 24) | (size_t(data[i + 1]) << 16) | (size_t(data[i + 2]) << 8) |
-                                data[i + 3];
-        i += 4;
-        if (len - i < valueLen)
-            return false;
-        fn(key, std::string_view(reinterpret_cast<const char *>(data + i), valueLen));
-        i += valueLen;
-    }
-    return true;
-}
+// Property blocks are read and written with <ferry/properties.hpp> (ferry::sdk::append_property / for_each_property).
 
 } // namespace rocket
