@@ -494,8 +494,9 @@ private Q_SLOTS:
         QCOMPARE(auth.check("bob", "test", FERRY_PERMISSION_CONFIGURE, "bob-q"), FERRY_OK);
         QCOMPARE(auth.check("bob", "test", FERRY_PERMISSION_CONFIGURE, "x-bob-q"), FERRY_E_ACCESS_DENIED);
         QCOMPARE(auth.check("bob", "test", FERRY_PERMISSION_READ, "anything"), FERRY_OK);
-        // No user existed before auth.users: no guest was created; with none configured, guest is, loopback only.
-        QCOMPARE(auth.authenticate("guest", "guest", "127.0.0.1", &reason), FERRY_E_ACCESS_DENIED);
+        // A fresh store gets the default user beside auth.users (RabbitMQ's guest), loopback only.
+        QCOMPARE(auth.authenticate("guest", "guest", "127.0.0.1", &reason), FERRY_OK);
+        QCOMPARE(auth.authenticate("guest", "guest", "10.1.2.3", &reason), FERRY_E_ACCESS_DENIED);
         const std::string hash = AuthRegistry::hashPassword("pw");
         QVERIFY(AuthRegistry::verifyPassword(hash, "pw"));
         QVERIFY(!AuthRegistry::verifyPassword(hash, "pW"));

@@ -203,6 +203,8 @@ void Broker::stop()
             plugin->protocol.shutdown(instance);
     d.protocols.clear();
     clearKernelServices();
+    if (d.queues && d.storage)
+        d.queues->saveDeliveryMarks();
     if (d.storage)
         d.storage->close();
     d.network.reset();

@@ -54,7 +54,7 @@ const KernelKey kKernelKeys[] = {
      "semicolon-separated user@vhost=configure,write,read regular expressions (RabbitMQ's permission model)"},
     {"auth", "loopback_users", "guest", "comma-separated users that may log in only from a loopback address"},
     {"auth", "default_user", "guest",
-     "user created with full permissions on / when storage holds no user and auth.users is empty"},
+     "user created with full permissions on / when storage holds no user yet (a fresh data dir); empty: none"},
     {"auth", "default_pass", "guest", "password of auth.default_user"},
 
     {"plugins", "dirs", "",

@@ -239,6 +239,19 @@ std::string MessageCodec::encodeHead(const Message &m)
     return head;
 }
 
+bool MessageCodec::flagsOf(const uint8_t *data, size_t len, uint32_t *flags)
+{
+    Reader r{data, len};
+    const uint64_t headLen = r.uint(4);
+    if (!r.ok || headLen > len || headLen < 4 + 1 + 4 + 8 + 16)
+        return false;
+    const uint64_t version = r.uint(1);
+    if (version != 1 && version != 2)
+        return false;
+    *flags = static_cast<uint32_t>(r.uint(4));
+    return r.ok;
+}
+
 std::shared_ptr<Message> MessageCodec::decode(const uint8_t *data, size_t len, uint64_t storeTimeMs)
 {
     Reader r{data, len};

@@ -71,6 +71,8 @@ namespace MessageCodec {
 std::string encodeHead(const Message &message);
 // Parses a whole record (head + body). Returns null when the bytes are not a valid record.
 std::shared_ptr<Message> decode(const uint8_t *data, size_t len, uint64_t storeTimeMs);
+// Only the flags word of a record (FERRY_MESSAGE_*), without decoding the rest. False when it is not a record.
+bool flagsOf(const uint8_t *data, size_t len, uint32_t *flags);
 } // namespace MessageCodec
 
 } // namespace ferry

@@ -104,6 +104,20 @@ Queue::Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64
     lastUsedMs_ = wallMs();
 }
 
+void Queue::setRecovered(uint64_t live, uint64_t deliveredUpTo)
+{
+    std::lock_guard lock(mutex_);
+    const uint64_t span = next_ - loadedUpTo_;
+    holesAhead_ = live < span ? span - live : 0;
+    redeliverBelow_ = deliveredUpTo_ = deliveredUpTo;
+}
+
+uint64_t Queue::deliveredUpTo() const
+{
+    std::lock_guard lock(mutex_);
+    return deliveredUpTo_;
+}
+
 uint64_t Queue::next() const
 {
     std::lock_guard lock(mutex_);
@@ -375,7 +389,8 @@ void Queue::append(MessagePtr msg, PublishDone done)
         const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;
         const bool fits = windowed && (!durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes));
         if (loadedUpTo_ == offset && fits) {
-            readyInsertLocked(offset, Entry{msg, 0});
+            // Delivered before the restart (the last delivery mark says so): it comes back redelivered.
+            readyInsertLocked(offset, Entry{msg, offset < redeliverBelow_ ? 1u : 0u});
             loadedUpTo_ = offset + 1;
         }
         dispatchLocked(deliveries);
@@ -433,6 +448,7 @@ void Queue::dispatchLocked(std::vector<Delivery> &out)
         const uint64_t offset = it->first;
         Entry entry = readyTakeLocked(it);
         ++entry.deliveryCount;
+        deliveredUpTo_ = std::max(deliveredUpTo_, offset + 1);
         if (chosen->autoAck) {
             ackStorage(offset);
         } else {
@@ -533,6 +549,7 @@ void Queue::serveGetLocked(const PendingGet &g, std::vector<std::function<void()
         const uint64_t offset = it->first;
         Entry entry = readyTakeLocked(it);
         ++entry.deliveryCount;
+        deliveredUpTo_ = std::max(deliveredUpTo_, offset + 1);
         if (g.sub->autoAck) {
             ackStorage(offset);
         } else {
@@ -641,15 +658,19 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
                          error);
             return;
         }
+        uint64_t expected = loadedUpTo_; // the holes passed over by this read are no longer ahead
         for (auto &[offset, msg] : records) {
             if (offset < loadedUpTo_)
                 continue;
+            holesAhead_ -= std::min(holesAhead_, offset - expected);
+            expected = offset + 1;
             // A non-persistent message stored before this broker started does not survive the restart.
             if (!msg->persistent() && msg->storeTimeMs < startTimeMs_) {
                 ackStorage(offset);
                 continue;
             }
-            readyInsertLocked(offset, Entry{msg, 0});
+            // Delivered before the restart (the last delivery mark says so): it comes back redelivered.
+            readyInsertLocked(offset, Entry{msg, offset < redeliverBelow_ ? 1u : 0u});
         }
         if (!records.empty()) {
             loadedUpTo_ = std::max(loadedUpTo_, records.back().first + 1);
@@ -657,6 +678,8 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
             log()->error("queue '{}': skipping a corrupt record at or after offset {}: {}", name_, loadedUpTo_, error);
             ++loadedUpTo_;
         } else {
+            if (nextAtSubmit > expected)
+                holesAhead_ -= std::min(holesAhead_, nextAtSubmit - expected);
             loadedUpTo_ = std::max(loadedUpTo_, nextAtSubmit);
         }
         if (status == FERRY_E_CORRUPT && !records.empty())

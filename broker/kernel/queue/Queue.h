@@ -5,8 +5,9 @@
 // Memory: a durable queue's log lives in storage; the queue keeps a window of ready messages in memory
 // (`loadedUpTo_`: every not-yet-acked offset below it is in ready_ or unacked_) and refills it from storage when
 // consumers drain it, so a long queue does not have to fit in memory. A transient queue keeps everything in memory.
-// The message count of a durable queue restored after a restart is an upper bound until its window has been read
-// (acked holes beyond the window are only discovered then).
+// A lease queue restored after a restart is told how many readable records its log holds (setRecovered), so
+// its message count is exact although acked holes beyond the window are only met when the window reaches them; and
+// up to which offset it had delivered, so those messages come back with the redelivered flag (RabbitMQ's).
 //
 // Threading: every public member is thread-safe; the queue's own mutex is the only lock on the per-message path.
 // Deliveries and results reach plugins through ConnectionLink::post, never from inside the caller's stack.
@@ -126,6 +127,12 @@ public:
     Queue(uint64_t id, std::string name, uint32_t flags, uint64_t low, uint64_t next, StorageEngine *storage,
           Scheduler *scheduler, uint64_t startTimeMs, QueueArgs args = {});
 
+    // Restore only, before the queue is shared: `live` readable records are in [low, next), and offsets below
+    // deliveredUpTo had been delivered before the restart (QueueRegistry's delivery marks).
+    void setRecovered(uint64_t live, uint64_t deliveredUpTo);
+    // One past the highest offset ever delivered (lease consumption), for the delivery mark.
+    uint64_t deliveredUpTo() const;
+
     uint64_t id() const { return id_; }
     const std::string &name() const { return name_; }
     bool durable() const { return (flags_ & FERRY_QUEUE_DURABLE) != 0; }
@@ -222,7 +229,7 @@ private:
     std::map<uint64_t, Entry>::iterator headLocked();
     void readyInsertLocked(uint64_t offset, Entry entry);
     Entry readyTakeLocked(std::map<uint64_t, Entry>::iterator it);
-    uint64_t readyCountLocked() const { return ready_.size() + (next_ - loadedUpTo_); }
+    uint64_t readyCountLocked() const { return ready_.size() + (next_ - loadedUpTo_) - holesAhead_; }
     uint64_t expiryOf(const Entry &e) const; // wall ms; UINT64_MAX: never
     void expireLocked(Aftermath &after);
     void enforceLengthLocked(Aftermath &after);
@@ -279,6 +286,9 @@ private:
     bool deleted_ = false;
     uint64_t next_;
     uint64_t loadedUpTo_;
+    uint64_t deliveredUpTo_ = 0;  // one past the highest offset delivered
+    uint64_t redeliverBelow_ = 0; // loaded records below this were delivered before the restart
+    uint64_t holesAhead_ = 0; // offsets in [loadedUpTo_, next_) with no readable record (acked before a restart)
     bool fillPending_ = false;
     std::map<uint64_t, Entry> ready_;
     uint64_t readyBytes_ = 0;

@@ -4,7 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <future>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -12,6 +14,8 @@ namespace ferry {
 
 namespace {
 const std::string kQueuePrefix = "queue/";
+// "delivered/<queue id>" -> one past the highest offset delivered, written by saveDeliveryMarks (graceful stop).
+const std::string kDeliveredPrefix = "delivered/";
 
 std::shared_ptr<spdlog::logger> log()
 {
@@ -72,27 +76,39 @@ std::string firstDifference(const Queue &q, const std::string &name, uint32_t fl
     if (wantAuto != haveAuto)
         return text("auto_delete", boolText(wantAuto), boolText(haveAuto));
     const QueueArgs &b = q.args();
-    if (a.messageTtlMs != b.messageTtlMs)
-        return text("x-message-ttl", intArg(a.messageTtlMs), intArg(b.messageTtlMs));
-    if (a.expiresMs != b.expiresMs)
-        return text("x-expires", intArg(a.expiresMs), intArg(b.expiresMs));
-    if (a.maxLength != b.maxLength)
-        return text("x-max-length", intArg(a.maxLength), intArg(b.maxLength));
-    if (a.maxLengthBytes != b.maxLengthBytes)
-        return text("x-max-length-bytes", intArg(a.maxLengthBytes), intArg(b.maxLengthBytes));
+    // An argument given on one side only: RabbitMQ words it "received none but current is the value '10' of type
+    // 'long'" (and the reverse); the type names are AMQP's (long, longstr, bool).
+    auto arg = [&](const std::string &name, bool haveA, const std::string &va, bool haveB, const std::string &vb,
+                   const char *type) -> std::string {
+        if (haveA == haveB)
+            return va == vb ? std::string() : text(name, va, vb);
+        auto side = [type](bool have, const std::string &v) {
+            return have ? "the value '" + v + "' of type '" + type + "'" : std::string("none");
+        };
+        return "inequivalent arg '" + name + "' for queue '" + plain + "' in vhost '" + vhost + "': received " +
+               side(haveA, va) + " but current is " + side(haveB, vb);
+    };
+    auto intArgDiff = [&](const char *name, int64_t va, int64_t vb) {
+        return arg(name, va >= 0, intArg(va), vb >= 0, intArg(vb), "long");
+    };
     static const char *overflows[] = {"drop-head", "reject-publish", "reject-publish-dlx"};
-    if (a.overflow != b.overflow)
-        return text("x-overflow", overflows[a.overflow % 3], overflows[b.overflow % 3]);
-    if (a.maxPriority != b.maxPriority)
-        return text("x-max-priority", std::to_string(a.maxPriority), std::to_string(b.maxPriority));
-    if (a.singleActiveConsumer != b.singleActiveConsumer)
-        return text("x-single-active-consumer", boolText(a.singleActiveConsumer), boolText(b.singleActiveConsumer));
-    if (a.hasDeadLetterExchange != b.hasDeadLetterExchange || a.deadLetterExchange != b.deadLetterExchange)
-        return text("x-dead-letter-exchange", a.hasDeadLetterExchange ? splitQualified(a.deadLetterExchange).second : "none",
-                    b.hasDeadLetterExchange ? splitQualified(b.deadLetterExchange).second : "none");
-    if (a.hasDeadLetterRoutingKey != b.hasDeadLetterRoutingKey || a.deadLetterRoutingKey != b.deadLetterRoutingKey)
-        return text("x-dead-letter-routing-key", a.hasDeadLetterRoutingKey ? a.deadLetterRoutingKey : "none",
-                    b.hasDeadLetterRoutingKey ? b.deadLetterRoutingKey : "none");
+    for (std::string d : {intArgDiff("x-message-ttl", a.messageTtlMs, b.messageTtlMs),
+                          intArgDiff("x-expires", a.expiresMs, b.expiresMs),
+                          intArgDiff("x-max-length", a.maxLength, b.maxLength),
+                          intArgDiff("x-max-length-bytes", a.maxLengthBytes, b.maxLengthBytes),
+                          arg("x-overflow", a.overflow != 0, overflows[a.overflow % 3], b.overflow != 0,
+                              overflows[b.overflow % 3], "longstr"),
+                          arg("x-max-priority", a.maxPriority != 0, std::to_string(a.maxPriority), b.maxPriority != 0,
+                              std::to_string(b.maxPriority), "long"),
+                          arg("x-single-active-consumer", a.singleActiveConsumer, boolText(a.singleActiveConsumer),
+                              b.singleActiveConsumer, boolText(b.singleActiveConsumer), "bool"),
+                          arg("x-dead-letter-exchange", a.hasDeadLetterExchange,
+                              splitQualified(a.deadLetterExchange).second, b.hasDeadLetterExchange,
+                              splitQualified(b.deadLetterExchange).second, "longstr"),
+                          arg("x-dead-letter-routing-key", a.hasDeadLetterRoutingKey, a.deadLetterRoutingKey,
+                              b.hasDeadLetterRoutingKey, b.deadLetterRoutingKey, "longstr")})
+        if (!d.empty())
+            return d;
     return {};
 }
 
@@ -100,6 +116,41 @@ std::string firstDifference(const Queue &q, const std::string &name, uint32_t fl
 uint32_t storageFlags(uint32_t flags)
 {
     return (flags & QueueRegistry::kCursorQueue) ? 0u : FERRY_STORAGE_QUEUE_RETAIN_UNTIL_ACKED;
+}
+
+// A lease queue's log after a restart: its non-persistent messages do not survive (RabbitMQ's rule), so they are
+// acked now, before anyone reads the queue; *live counts the readable persistent records left, which makes the
+// message count exact from the first queue.declare-ok. Reads only the records' flags; O(records) once per start.
+ferry_status recoverLeaseQueue(StorageSession &s, uint64_t queueId, uint64_t low, uint64_t next, uint64_t *live)
+{
+    *live = 0;
+    std::vector<uint64_t> transient;
+    uint64_t from = low;
+    while (from < next) {
+        uint64_t last = from, seen = 0;
+        const ferry_status r = s.read(queueId, from, 4096, 64u << 20, [&](const ferry_storage_record &rec) {
+            uint32_t flags = 0;
+            if (MessageCodec::flagsOf(rec.data, rec.len, &flags) && !(flags & FERRY_MESSAGE_PERSISTENT))
+                transient.push_back(rec.offset);
+            else
+                ++*live; // unreadable records are counted: the queue logs and skips them when it reads them
+            last = rec.offset;
+            ++seen;
+            return true;
+        });
+        if (r != FERRY_OK && r != FERRY_E_CORRUPT)
+            return r;
+        if (seen == 0)
+            break;
+        from = last + 1;
+    }
+    for (uint64_t offset : transient)
+        if (const ferry_status r = s.ack(queueId, offset); r != FERRY_OK)
+            return r;
+    if (!transient.empty())
+        log()->info("queue id {}: {} non-persistent messages from before the restart dropped", queueId,
+                    transient.size());
+    return FERRY_OK;
 }
 } // namespace
 
@@ -118,6 +169,31 @@ QueueRegistry::QueueRegistry(StorageEngine &storage, Scheduler &scheduler, uint6
     });
 }
 
+void QueueRegistry::saveDeliveryMarks()
+{
+    std::vector<std::pair<uint64_t, uint64_t>> marks;
+    {
+        std::shared_lock lock(mutex_);
+        for (const auto &[id, q] : byId_)
+            if (q->durable() && !(q->flags() & kCursorQueue))
+                if (const uint64_t d = q->deliveredUpTo(); d > 0)
+                    marks.emplace_back(id, d);
+    }
+    if (marks.empty())
+        return;
+    std::string error;
+    const ferry_status st = storage_.call(
+        [&](StorageSession &s) -> ferry_status {
+            for (const auto &[id, d] : marks)
+                if (ferry_status r = s.metaPut(kDeliveredPrefix + std::to_string(id), std::to_string(d)); r != FERRY_OK)
+                    return r;
+            return s.vt().sync(s.storage(), s.errBuf(), s.errCap());
+        },
+        &error);
+    if (st != FERRY_OK)
+        log()->warn("saving the delivery marks of {} queues failed ({}): {}", marks.size(), st, error);
+}
+
 bool QueueRegistry::restore(std::string *error)
 {
     struct Found {
@@ -126,9 +202,11 @@ bool QueueRegistry::restore(std::string *error)
         uint32_t flags;
         QueueArgs args;
         uint64_t low = 0, next = 0;
+        uint64_t live = 0; // readable persistent records in [low, next), lease queues only
     };
     std::vector<Found> found;
     std::set<uint64_t> inStorage;
+    std::map<uint64_t, uint64_t> delivered;
     const ferry_status st = storage_.call(
         [&](StorageSession &s) -> ferry_status {
             ferry_status r = s.metaScan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
@@ -139,6 +217,12 @@ bool QueueRegistry::restore(std::string *error)
                     return;
                 }
                 found.push_back(std::move(f));
+            });
+            if (r != FERRY_OK)
+                return r;
+            r = s.metaScan(kDeliveredPrefix, [&](std::string_view key, std::string_view value) {
+                const uint64_t id = std::strtoull(std::string(key.substr(kDeliveredPrefix.size())).c_str(), nullptr, 10);
+                delivered[id] = std::strtoull(std::string(value).c_str(), nullptr, 10);
             });
             if (r != FERRY_OK)
                 return r;
@@ -161,6 +245,8 @@ bool QueueRegistry::restore(std::string *error)
                 }
                 if ((r = s.queueBounds(f.id, &f.low, &f.next)) != FERRY_OK)
                     return r;
+                if (!(f.flags & kCursorQueue) && (r = recoverLeaseQueue(s, f.id, f.low, f.next, &f.live)) != FERRY_OK)
+                    return r;
             }
             for (uint64_t id : inStorage) {
                 if (!known.count(id)) {
@@ -178,6 +264,8 @@ bool QueueRegistry::restore(std::string *error)
     for (Found &f : found) {
         auto q = std::make_shared<Queue>(f.id, f.name, f.flags, f.low, f.next, &storage_, &scheduler_, startTimeMs_,
                                          f.args);
+        if (!(f.flags & kCursorQueue))
+            q->setRecovered(f.live, delivered.count(f.id) ? delivered[f.id] : 0);
         byName_[f.name] = q;
         byId_[f.id] = q;
         nextId_ = std::max(nextId_, f.id + 1);
@@ -313,6 +401,9 @@ void QueueRegistry::remove(const std::string &name, uint32_t flags, DeleteDone d
             storage_.submit(
                 [id, name](StorageSession &s) {
                     ferry_status r = s.metaDelete(kQueuePrefix + name);
+                    if (r != FERRY_OK && r != FERRY_E_NOT_FOUND)
+                        return r;
+                    r = s.metaDelete(kDeliveredPrefix + std::to_string(id));
                     if (r != FERRY_OK && r != FERRY_E_NOT_FOUND)
                         return r;
                     r = s.queueDelete(id);

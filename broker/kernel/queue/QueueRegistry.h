@@ -44,6 +44,10 @@ public:
 
     // Start-up: reads durable queues from storage (reconciling metadata with the storage's queue list). Blocking.
     bool restore(std::string *error);
+    // Stores, for every durable lease queue, how far it has delivered, so that messages delivered but not acked
+    // come back redelivered after a restart. Called at a graceful stop (after kill -9 the last marks are missing and
+    // such messages come back without the flag). Synchronous.
+    void saveDeliveryMarks();
 
     // Creates the queue, or checks an existing one (a different durability is FERRY_E_ALREADY_EXISTS). A new
     // durable queue is usable at once; done runs once its creation is durable.

@@ -58,40 +58,107 @@ std::string tableToBlock(const TableView &t)
     return block;
 }
 
-ferry_queue_options queueOptions(const TableView &args, std::string *dlx, std::string *dlrk, bool *hasDlx,
-                                 bool *hasDlrk)
+// The AMQP type name RabbitMQ's errors use for a field value.
+const char *typeName(FieldType t)
 {
-    ferry_queue_options o{};
-    o.struct_size = sizeof o;
-    o.message_ttl_ms = o.expires_ms = o.max_length = o.max_length_bytes = -1;
-    for (const auto &e : args) {
-        const auto i = e.value.asInt64();
-        if (e.key == "x-message-ttl" && i)
-            o.message_ttl_ms = *i;
-        else if (e.key == "x-expires" && i)
-            o.expires_ms = *i;
-        else if (e.key == "x-max-length" && i)
-            o.max_length = *i;
-        else if (e.key == "x-max-length-bytes" && i)
-            o.max_length_bytes = *i;
-        else if (e.key == "x-max-priority" && i)
-            o.max_priority = static_cast<uint32_t>(std::clamp<int64_t>(*i, 0, 255));
-        else if (e.key == "x-single-active-consumer")
-            o.single_active_consumer = e.value.asBool().value_or(false) ? 1 : 0;
-        else if (e.key == "x-overflow") {
-            const auto s = e.value.asString().value_or("drop-head");
-            o.overflow = s == "reject-publish"       ? FERRY_OVERFLOW_REJECT_PUBLISH
-                         : s == "reject-publish-dlx" ? FERRY_OVERFLOW_REJECT_PUBLISH_DLX
-                                                     : FERRY_OVERFLOW_DROP_HEAD;
-        } else if (e.key == "x-dead-letter-exchange" && e.value.asString()) {
-            *dlx = std::string(*e.value.asString());
-            *hasDlx = true;
-        } else if (e.key == "x-dead-letter-routing-key" && e.value.asString()) {
-            *dlrk = std::string(*e.value.asString());
-            *hasDlrk = true;
-        }
+    switch (t) {
+    case FieldType::Bool: return "bool";
+    case FieldType::LongString: return "longstr";
+    case FieldType::Table: return "table";
+    case FieldType::Array: return "array";
+    case FieldType::Void: return "void";
+    case FieldType::Timestamp: return "timestamp";
+    case FieldType::Float:
+    case FieldType::Double: return "double";
+    case FieldType::ByteArray: return "binary";
+    case FieldType::Decimal: return "decimal";
+    default: return "long";
     }
-    return o;
+}
+
+// Queue arguments as kernel options, checked as RabbitMQ checks them. Returns an empty string, or the reason of a
+// 406 ("invalid arg 'x-max-length' for queue ...: {unacceptable_type,longstr}" without the queue part, added by
+// the caller). dlx / dlrk own the strings the options point into.
+std::string queueOptions(const TableView &args, ferry_queue_options *o, std::string *dlx, std::string *dlrk)
+{
+    *o = ferry_queue_options{};
+    o->struct_size = sizeof *o;
+    o->message_ttl_ms = o->expires_ms = o->max_length = o->max_length_bytes = -1;
+    for (const auto &e : args) {
+        const std::string key(e.key);
+        auto bad = [&](const std::string &what) { return "invalid arg '" + key + "' for queue %Q: " + what; };
+        auto integer = [&](int64_t min, int64_t *out) -> std::string {
+            const auto i = e.value.asInt64();
+            if (!i)
+                return bad(std::string("{unacceptable_type,") + typeName(e.value.type()) + "}");
+            if (*i < 0)
+                return bad("{value_negative," + std::to_string(*i) + "}");
+            if (*i < min)
+                return bad("{value_zero," + std::to_string(*i) + "}");
+            *out = *i;
+            return {};
+        };
+        auto text = [&](std::string *out) -> std::string {
+            const auto v = e.value.asString();
+            if (!v)
+                return bad(std::string("{unacceptable_type,") + typeName(e.value.type()) + "}");
+            out->assign(*v);
+            return {};
+        };
+        std::string err;
+        if (key == "x-message-ttl")
+            err = integer(0, &o->message_ttl_ms);
+        else if (key == "x-expires")
+            err = integer(1, &o->expires_ms);
+        else if (key == "x-max-length")
+            err = integer(0, &o->max_length);
+        else if (key == "x-max-length-bytes")
+            err = integer(0, &o->max_length_bytes);
+        else if (key == "x-max-priority") {
+            int64_t p = 0;
+            err = integer(0, &p);
+            if (err.empty() && p > 255)
+                err = bad("{value_too_large," + std::to_string(p) + ",255}");
+            o->max_priority = static_cast<uint32_t>(p);
+        } else if (key == "x-single-active-consumer") {
+            const auto b = e.value.asBool();
+            if (!b)
+                err = bad(std::string("{unacceptable_type,") + typeName(e.value.type()) + "}");
+            else
+                o->single_active_consumer = *b ? 1 : 0;
+        } else if (key == "x-overflow") {
+            std::string v;
+            err = text(&v);
+            if (err.empty()) {
+                if (v == "drop-head")
+                    o->overflow = FERRY_OVERFLOW_DROP_HEAD;
+                else if (v == "reject-publish")
+                    o->overflow = FERRY_OVERFLOW_REJECT_PUBLISH;
+                else if (v == "reject-publish-dlx")
+                    o->overflow = FERRY_OVERFLOW_REJECT_PUBLISH_DLX;
+                else
+                    err = bad("{unacceptable_value,<<\"" + v + "\">>}");
+            }
+        } else if (key == "x-dead-letter-exchange") {
+            err = text(dlx);
+            if (err.empty()) {
+                o->dead_letter_exchange = dlx->data();
+                o->dead_letter_exchange_len = dlx->size();
+            }
+        } else if (key == "x-dead-letter-routing-key") {
+            err = text(dlrk);
+            if (err.empty()) {
+                o->dead_letter_routing_key = dlrk->data();
+                o->dead_letter_routing_key_len = dlrk->size();
+            }
+        }
+        if (!err.empty())
+            return err;
+    }
+    if (o->dead_letter_routing_key && !o->dead_letter_exchange)
+        return "invalid arg 'x-dead-letter-routing-key' for queue %Q: "
+               "routing_key_but_no_dlx_defined";
+    return {};
 }
 
 uint16_t codeFor(ferry_status st)
@@ -599,6 +666,12 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
         std::string delayedType;
         if (auto d = x->arguments.find("x-delayed-type"))
             delayedType.assign(d->asString().value_or(""));
+        if (x->type == "x-delayed-message" && !x->passive && delayedType != "direct" && delayedType != "fanout" &&
+            delayedType != "topic" && delayedType != "headers") {
+            softError(ch, reply::kPreconditionFailed,
+                      "Invalid argument, 'x-delayed-type' must be an existing exchange type", cid, mid);
+            return;
+        }
         ferry_exchange_options o{};
         o.struct_size = sizeof o;
         o.flags = (x->durable ? FERRY_EXCHANGE_DURABLE : 0) | (x->autoDelete ? FERRY_EXCHANGE_AUTO_DELETE : 0) |
@@ -677,15 +750,11 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
         if (!permitted(ch, FERRY_PERMISSION_CONFIGURE, name, "queue", cid, mid))
             return;
         std::string dlx, dlrk;
-        bool hasDlx = false, hasDlrk = false;
-        ferry_queue_options o = queueOptions(x->arguments, &dlx, &dlrk, &hasDlx, &hasDlrk);
-        if (hasDlx) {
-            o.dead_letter_exchange = dlx.data();
-            o.dead_letter_exchange_len = dlx.size();
-        }
-        if (hasDlrk) {
-            o.dead_letter_routing_key = dlrk.data();
-            o.dead_letter_routing_key_len = dlrk.size();
+        ferry_queue_options o;
+        if (std::string err = queueOptions(x->arguments, &o, &dlx, &dlrk); !err.empty()) {
+            err.replace(err.find("%Q"), 2, "'" + name + "' in vhost '" + vhost_ + "'");
+            softError(ch, reply::kPreconditionFailed, err, cid, mid);
+            return;
         }
         const uint32_t flags = (x->durable ? FERRY_QUEUE_DURABLE : 0) | (x->passive ? FERRY_QUEUE_PASSIVE : 0) |
                                (x->exclusive ? FERRY_QUEUE_EXCLUSIVE : 0) |
@@ -1215,7 +1284,7 @@ void Session::onResult(const ferry_result &r)
     }
     if (r.status != FERRY_OK) {
         if (r.status == FERRY_E_INVALID_ARGUMENT && p.op == Op::ExchangeDeclare)
-            hardError(reply::kCommandInvalid, text, p.classId, p.methodId);
+            hardError(reply::kCommandInvalid, text, p.classId, p.methodId); // unknown exchange type
         else if (p.op == Op::QueueDelete && r.status == FERRY_E_NOT_FOUND) {
             QueueDeleteOk ok; // RabbitMQ answers delete-ok for a queue that does not exist
             if (!p.noWait)
