@@ -4,8 +4,9 @@
 // conventions (fixed by the lead): every RocketMQ topic T is, in AMQP's default vhost, an exchange `rocketmq.T`;
 // publishing to it sends to the topic, a queue bound to it (binding key `#` or a tag pattern) gets copies of what
 // RocketMQ producers send, and an exchange-to-exchange binding with destination `rocketmq.T` feeds the topic.
-// Mapping: body <-> body; routing key <-> tag; message-id <-> KEYS (first key); string headers <-> user properties;
-// content-type <-> property `content-type`; RocketMQ UNIQ_KEY -> AMQP header `x-rocketmq-msg-id`.
+// Mapping (docs/compatibility/cross-protocol.md): body <-> body; routing key <-> tag; message-id <-> KEYS (first
+// key); string headers <-> user properties; content-type <-> property `content-type`; RocketMQ UNIQ_KEY -> AMQP
+// header `x-rocketmq-msg-id`; no keys -> message-id is the kernel's message id.
 // Needs tests/rocket/node_modules (npm ci there). In rabbitmq mode the file skips (RabbitMQ has no RocketMQ side).
 
 const { test, before, after } = require('node:test');
@@ -49,6 +50,12 @@ test('every RocketMQ topic is an AMQP exchange rocketmq.<topic> in the default v
   const ch = await A.channel(await s.connect());
   await A.retry(() => ch.checkExchange(`rocketmq.${T}`).then(() => true), { timeoutMs: 5000, what: `exchange rocketmq.${T}` })
     .catch(async err => { throw new Error(`${err.message}${diag()}`); });
+  // A declare of it succeeds (it exists); deleting it through AMQP is refused: it goes with the topic.
+  await ch.assertExchange(`rocketmq.${T}`, 'topic');
+  await A.expectChannelError(() => ch.deleteExchange(`rocketmq.${T}`), ch, 403,
+    new RegExp(`ACCESS_REFUSED - exchange 'rocketmq.${T}' is RocketMQ topic '${T}'`), 'delete rocketmq.T');
+  const again = await A.channel(ch.conn);
+  await again.checkExchange(`rocketmq.${T}`);
 });
 
 test('amqplib -> ali-ons: body, routing key as tag, message-id as KEYS, string headers and content-type as properties', { timeout: 30000, skip }, async () => {
@@ -79,6 +86,8 @@ test('amqplib -> ali-ons: body, routing key as tag, message-id as KEYS, string h
   assert.equal(m.properties.color, 'red', 'string header -> user property');
   assert.equal(m.properties.region, 'eu-west');
   assert.equal(m.properties['content-type'], 'application/json', 'content-type -> property content-type');
+  const leaked = Object.keys(m.properties).filter(k => k.startsWith('$') || k.startsWith('amqp'));
+  assert.deepEqual(leaked, [], 'private properties (the AMQP basic properties) are not shown to RocketMQ');
   await ons.close(consumer);
 });
 
@@ -117,10 +126,18 @@ test('ali-ons -> amqplib: a queue bound with # gets everything, one bound with a
   assert.equal(m.properties.contentType, 'text/plain', 'property content-type -> content-type');
   assert.equal(m.properties.headers.color, 'blue', 'user property -> string header');
   assert.equal(m.properties.headers['x-rocketmq-msg-id'], uniq, 'UNIQ_KEY -> x-rocketmq-msg-id');
+  assert.equal(m.properties.headers.UNIQ_KEY, undefined, 'UNIQ_KEY is renamed, not copied');
+  assert.equal(m.properties.headers['content-type'], undefined, 'content-type is a property, not a header');
+  assert.deepEqual(Object.keys(m.properties.headers).filter(k => k.startsWith('$')), [], 'no private property');
   const b = gAll.msgs.find(x => x.content.toString() === 'rocket-b');
   assert.equal(b.fields.routingKey, 'TagB');
-  assert.equal(typeof b.properties.headers['x-rocketmq-msg-id'], 'string', 'every RocketMQ message has an id');
-  assert.ok(b.properties.headers['x-rocketmq-msg-id'].length > 0);
+  // ali-ons sets no UNIQ_KEY of its own: no x-rocketmq-msg-id, and with no keys either the message-id is the
+  // kernel's message id.
+  assert.equal(b.properties.headers['x-rocketmq-msg-id'], undefined);
+  assert.match(b.properties.messageId, /^[0-9a-f]{32}$/, 'every message has an id');
+  assert.notEqual(b.properties.messageId, m.properties.messageId);
+  assert.equal(b.properties.deliveryMode, 2, 'RocketMQ messages are persistent');
+  assert.ok(Math.abs(b.properties.timestamp - Date.now() / 1000) < 120, 'timestamp: the born time in seconds');
 });
 
 test('an exchange-to-exchange binding into rocketmq.<topic> feeds the topic', { timeout: 30000, skip }, async () => {

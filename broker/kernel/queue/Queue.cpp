@@ -383,7 +383,8 @@ void Queue::append(MessagePtr msg, PublishDone done)
                              });
         }
         if (AppendObserver *observer = observer_.load(std::memory_order_acquire);
-            observer != nullptr && durable() && !(flags_ & kInternalStore) && !msg->keys.empty())
+            observer != nullptr && durable() && (flags_ & kCursorQueue) && !(flags_ & kInternalStore) &&
+            !msg->keys.empty())
             observer->onAppend(id_, offset, *msg);
         // Cursor queues and kernel stores keep no lease window: their readers go to storage by offset.
         const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;

@@ -35,8 +35,9 @@ class StorageEngine;
 class Scheduler;
 class Queue;
 
-// Told of every message appended to a durable client queue (the key index). Called under the queue's lock: it must
-// be quick and take only leaf locks.
+// Told of every message with keys appended to a durable cursor queue (a RocketMQ topic's queue: the key index that
+// QUERY_MESSAGE searches; lease queues are not indexed, so AMQP's message-id as keys costs no memory). Called under
+// the queue's lock: it must be quick and take only leaf locks.
 class AppendObserver {
 public:
     virtual ~AppendObserver() = default;

@@ -352,6 +352,11 @@ ferry_status Router::deleteExchange(const std::string &name, bool ifUnused, std:
 {
     const auto [vhost, plain] = split(name);
     std::unique_lock lock(mutex_);
+    if (ExchangePtr topic = findLocked(name); topic && topic->config.type == kTopicExchangeType) {
+        *error = "exchange '" + plain + "' is RocketMQ topic '" + plain.substr(std::strlen(FERRY_TOPIC_EXCHANGE_PREFIX)) +
+                 "'; it goes when the topic is deleted";
+        return FERRY_E_ACCESS_DENIED;
+    }
     auto it = exchanges_.find(name);
     if (it == exchanges_.end()) {
         *error = "no exchange '" + plain + "' in vhost '" + vhost + "'";
@@ -668,7 +673,13 @@ void Router::routeTopicCopies(const std::string &topic, const MessagePtr &messag
         std::vector<std::string> visited;
         collectLocked(copy, "topic", *message, queues, visited, 0);
     }
-    deliver(std::move(queues), message, {});
+    if (queues.empty())
+        return;
+    // The copies name the exchange they came through (AMQP's basic.deliver shows it): one copy of the message for
+    // all of them, made only when something is bound.
+    auto stamped = std::make_shared<Message>(*message);
+    stamped->exchange = FERRY_TOPIC_EXCHANGE_PREFIX + topic;
+    deliver(std::move(queues), std::move(stamped), {});
 }
 
 void Router::deliver(std::vector<QueuePtr> queues, MessagePtr message, RouteDone done)

@@ -16,6 +16,13 @@
 
 namespace ferry::sdk {
 
+// Private keys start with '$': "$ferry." for the kernel (dead-letter history), "$<protocol>." for what a protocol
+// plugin keeps for itself ("$amqp.props": AMQP's basic properties as published; "$rocketmq.flag" and the like).
+// They are never shown to another protocol's clients, and a plugin never copies a key a client sent that starts with
+// '$' into a block. Every other entry is a plain string property that every protocol shows its clients (AMQP as a
+// header, RocketMQ as a user property); docs/compatibility/cross-protocol.md has the whole mapping.
+inline bool is_private_property(std::string_view key) { return !key.empty() && key.front() == '$'; }
+
 // Appends one entry. Keys longer than 65535 bytes are cut to that length; values must stay below 4 GiB.
 inline void append_property(std::string &block, std::string_view key, std::string_view value)
 {

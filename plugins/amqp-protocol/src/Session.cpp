@@ -1,5 +1,6 @@
 #include "Session.h"
 
+#include "CrossProtocol.h"
 #include "DeadLetterHeaders.h"
 
 #include <ferry/properties.hpp>
@@ -14,7 +15,6 @@ namespace ferry::amqp {
 namespace {
 constexpr uint64_t kHeartbeatTimer = 1;
 // The reserved property that carries a message's AMQP basic properties exactly as the publisher sent them.
-constexpr std::string_view kRawPropertiesKey = "amqp.props";
 constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
 
 uint64_t nowMs()
@@ -24,37 +24,14 @@ uint64_t nowMs()
                                      .count());
 }
 
-// A field value as the text the kernel compares (headers exchanges) and RocketMQ consumers see as a property.
-bool renderValue(const FieldValueView &v, std::string *out)
-{
-    if (auto s = v.asString()) {
-        out->assign(*s);
-        return true;
-    }
-    if (v.type() == FieldType::Bool) {
-        *out = *v.asBool() ? "true" : "false";
-        return true;
-    }
-    if (auto i = v.asInt64()) {
-        *out = std::to_string(*i);
-        return true;
-    }
-    if (v.isVoid()) {
-        out->clear();
-        return true;
-    }
-    return false;
-}
-
-// Table entries with simple values as a property block.
+// Table entries with a text form as a property block (binding arguments of headers exchanges).
 std::string tableToBlock(const TableView &t)
 {
     std::string block;
-    for (const auto &e : t) {
-        std::string value;
-        if (renderValue(e.value, &value))
+    std::string value;
+    for (const auto &e : t)
+        if (headerValueText(e.value, &value))
             ferry::sdk::append_property(block, e.key, value);
-    }
     return block;
 }
 
@@ -1019,9 +996,9 @@ void Session::finishPublish(uint16_t ch, Channel &c)
         c.confirms[p.publishTag] = 0;
     if (!c.tx && directReplyPublish(ch, c, props, p.publishTag))
         return;
-    ferry::sdk::append_property(p.block, kRawPropertiesKey, c.rawProperties);
-    if (props.has(property::kHeaders))
-        p.block += tableToBlock(props.headers);
+    p.block = publishPropertyBlock(c.rawProperties, props);
+    if (props.has(property::kMessageId))
+        p.keys.assign(props.messageId);
     if (props.deliveryMode == 2)
         p.flags |= FERRY_MESSAGE_PERSISTENT;
     p.priority = props.priority;
@@ -1048,6 +1025,8 @@ bool Session::routePublish(uint16_t ch, Publish &p, bool txCommit)
     msg.body_len = p.body.size();
     msg.routing_key = p.routingKey.data();
     msg.routing_key_len = p.routingKey.size();
+    msg.keys = p.keys.data();
+    msg.keys_len = p.keys.size();
     msg.properties = reinterpret_cast<const uint8_t *>(p.block.data());
     msg.properties_len = p.block.size();
     msg.priority = p.priority;
@@ -1349,10 +1328,16 @@ void Session::onDelivery(const ferry_delivery &d)
     if (phase_ == Phase::Closing)
         return;
     const ferry_message &m = *d.message;
-    std::string_view raw = ferry::sdk::find_property(m.properties, m.properties_len, kRawPropertiesKey);
+    bool own = false;
+    std::string_view raw = ferry::sdk::find_property(m.properties, m.properties_len, kRawPropertiesKey, &own);
     std::string rendered;
-    if (renderDeadLetterHeaders(raw, m.properties, m.properties_len, &rendered))
+    if (!own) {
+        rendered = foreignBasicProperties(m); // another protocol's message (CrossProtocol.h)
         raw = rendered;
+    }
+    std::string withDeaths;
+    if (renderDeadLetterHeaders(raw, m.properties, m.properties_len, &withDeaths))
+        raw = withDeaths;
     const std::string exchange = plain(std::string_view(m.exchange ? m.exchange : "", m.exchange_len));
     const std::string_view routingKey = m.routing_key_len ? std::string_view(m.routing_key, m.routing_key_len)
                                                           : std::string_view(m.tag ? m.tag : "", m.tag_len);

@@ -58,6 +58,7 @@ private:
     struct Publish {
         std::string exchange; // as the client named it (unqualified)
         std::string routingKey, rawProperties, block, body;
+        std::string keys; // the message-id (CrossProtocol.h)
         uint32_t flags = 0; // FERRY_MESSAGE_*
         uint8_t priority = 0;
         uint64_t ttlMs = 0;

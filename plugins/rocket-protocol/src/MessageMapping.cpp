@@ -6,11 +6,12 @@
 namespace rocket {
 
 namespace {
-constexpr std::string_view kFlagKey = "x-rocketmq-flag";
-constexpr std::string_view kSysFlagKey = "x-rocketmq-sysflag";
-constexpr std::string_view kBornHostKey = "x-rocketmq-born-host";
-constexpr std::string_view kReconsumeKey = "x-rocketmq-reconsume-times";
-constexpr std::string_view kReservedPrefix = "x-rocketmq-";
+// The RocketMQ-only header fields, as private properties (<ferry/properties.hpp>: '$' keys are never shown to
+// another protocol, and never accepted from a client).
+constexpr std::string_view kFlagKey = "$rocketmq.flag";
+constexpr std::string_view kSysFlagKey = "$rocketmq.sysflag";
+constexpr std::string_view kBornHostKey = "$rocketmq.born-host";
+constexpr std::string_view kReconsumeKey = "$rocketmq.reconsume-times";
 
 int64_t parseInt(std::string_view text, int64_t fallback = 0)
 {
@@ -18,14 +19,28 @@ int64_t parseInt(std::string_view text, int64_t fallback = 0)
     const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
     return r.ec == std::errc() ? v : fallback;
 }
+// Messages that came from another protocol carry no TAGS / KEYS properties: they are made from the kernel's fields
+// (tag, or else the routing key; keys), as docs/compatibility/cross-protocol.md maps them.
+void addNeutralFields(const ferry_message &m, std::vector<std::pair<std::string, std::string>> &props)
+{
+    bool hasTags = false, hasKeys = false;
+    for (const auto &[k, v] : props) {
+        hasTags = hasTags || k == "TAGS";
+        hasKeys = hasKeys || k == "KEYS";
+    }
+    if (!hasTags && (m.tag_len || m.routing_key_len))
+        props.emplace_back("TAGS", m.tag_len ? std::string(m.tag, m.tag_len)
+                                             : std::string(m.routing_key, m.routing_key_len));
+    if (!hasKeys && m.keys_len)
+        props.emplace_back("KEYS", std::string(m.keys, m.keys_len));
+}
 } // namespace
-
 
 KernelMessage::KernelMessage(const OutgoingFields &fields, std::string_view body)
 {
     for (auto &[key, value] : decodeProperties(fields.properties)) {
-        if (key.compare(0, kReservedPrefix.size(), kReservedPrefix) == 0)
-            continue; // a client cannot forge the reserved fields
+        if (ferry::sdk::is_private_property(key))
+            continue; // a client cannot forge private fields
         if (key == "TAGS")
             tag_ = value;
         else if (key == "KEYS")
@@ -71,9 +86,10 @@ OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery)
             f.bornHost = std::string(value);
         else if (key == kReconsumeKey)
             f.reconsumeTimes = static_cast<int32_t>(parseInt(value));
-        else
+        else if (!ferry::sdk::is_private_property(key))
             props.emplace_back(std::string(key), std::string(value));
     });
+    addNeutralFields(m, props);
     f.properties = encodeProperties(props);
     return f;
 }
@@ -81,7 +97,12 @@ OutgoingFields outgoingFieldsOf(const ferry_delivery &delivery)
 std::string_view deliveryTag(const ferry_delivery &delivery)
 {
     const ferry_message *m = delivery.message;
-    return m && m->tag_len ? std::string_view(m->tag, m->tag_len) : std::string_view();
+    if (!m)
+        return {};
+    if (m->tag_len)
+        return std::string_view(m->tag, m->tag_len);
+    // Another protocol's message (AMQP): its routing key is the tag.
+    return m->routing_key_len ? std::string_view(m->routing_key, m->routing_key_len) : std::string_view();
 }
 
 void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, const std::string &topic,
@@ -99,7 +120,6 @@ void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, 
     s.body = std::string_view(reinterpret_cast<const char *>(m.body), m.body_len);
     s.topic = topic;
     std::vector<std::pair<std::string, std::string>> props;
-    bool hasTags = false;
     ferry::sdk::for_each_property(m.properties, m.properties_len, [&](std::string_view key, std::string_view value) {
         if (key == kFlagKey)
             s.flag = static_cast<int32_t>(parseInt(value));
@@ -110,14 +130,10 @@ void appendStoredRecord(const ferry_delivery &delivery, uint64_t kernelQueueId, 
                 s.bornHost = *host;
         } else if (key == kReconsumeKey)
             s.reconsumeTimes = static_cast<int32_t>(parseInt(value));
-        else {
-            hasTags = hasTags || key == "TAGS";
+        else if (!ferry::sdk::is_private_property(key))
             props.emplace_back(std::string(key), std::string(value));
-        }
     });
-    // Messages that came from another protocol carry no RocketMQ TAGS/KEYS properties: add them from the fields.
-    if (m.tag_len && !hasTags)
-        props.emplace_back("TAGS", std::string(m.tag, m.tag_len));
+    addNeutralFields(m, props);
     s.sysFlag &= ~(sysflag::kBornHostV6 | sysflag::kStoreHostV6); // set again from the host sizes
     if (asHalf) {
         s.sysFlag = (s.sysFlag & ~sysflag::kTransactionMask) | sysflag::kTransactionPrepared;

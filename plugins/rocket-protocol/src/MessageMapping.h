@@ -5,8 +5,9 @@
 //  - tag / keys: the TAGS property; the KEYS tokens and the UNIQ_KEY (the kernel indexes every token of `keys`, which
 //    is what QUERY_MESSAGE searches); all of them also kept as properties.
 //  - properties: every RocketMQ property, in order, as kernel property entries (key -> value bytes), plus the
-//    RocketMQ-only header fields under reserved keys starting with "x-rocketmq-" (flag, sysFlag, born host,
-//    reconsume times), which are never sent back as properties.
+//    RocketMQ-only header fields under private keys starting with "$rocketmq." (flag, sysFlag, born host,
+//    reconsume times), which are never sent back as properties. Private keys of other protocols ("$amqp.props") and
+//    of the kernel ("$ferry.death") are never shown to RocketMQ clients either.
 //  - born_time_ms: bornTimestamp. Store time and id are the kernel's.
 //
 // Physical offsets ("commit log offsets", the 8 bytes inside an offset msgId) name a message without an index:
