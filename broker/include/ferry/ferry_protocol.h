@@ -288,6 +288,10 @@ typedef struct ferry_binding {
 /* on_subscription_end reasons. */
 #define FERRY_SUBSCRIPTION_END_QUEUE_DELETED 1
 
+/* ABI 1.6: resource alarms. The kernel raises one when a resource runs low and clears it when it recovers; each
+   protocol reacts as its clients expect (AMQP: connection.blocked and publishers no longer read from). */
+#define FERRY_ALARM_DISK 0x1u /* free space where the data dir lives is below storage.disk_free_limit */
+
 /*
  * Services the kernel offers protocol plugins. Kernel-owned, valid for the life of the process.
  */
@@ -468,6 +472,14 @@ typedef struct ferry_protocol_host {
        in vhost: the user's regex for that kind must match the whole name. FERRY_OK or FERRY_E_ACCESS_DENIED. */
     ferry_status (*permission_check)(void *ctx, const char *user, size_t user_len, const char *vhost,
                                      size_t vhost_len, uint32_t what, const char *resource, size_t resource_len);
+
+    /* ==== ABI 1.6 ==== */
+    /* The alarms raised now (FERRY_ALARM_* bits), e.g. for a connection that opens while one is raised. Any thread. */
+    uint32_t (*resource_alarms)(void *ctx);
+    /* Stops (paused != 0) or resumes (0) reading from conn: unread bytes wait in the socket, so the peer feels TCP
+       back-pressure. On resume, bytes the plugin left unconsumed are offered again at once, without waiting for new
+       ones. Connection thread. */
+    ferry_status (*set_read_paused)(ferry_conn *conn, int32_t paused);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {
@@ -511,6 +523,11 @@ typedef struct ferry_protocol_vtable {
     /* A lease subscription ended without unsubscribe (reason FERRY_SUBSCRIPTION_END_*): the queue was deleted.
        Its unacked deliveries are gone; acking them answers FERRY_E_NOT_FOUND. */
     void (*on_subscription_end)(ferry_session *session, uint64_t subscription_id, int32_t reason);
+
+    /* ==== ABI 1.6; may be NULL ==== */
+    /* The set of raised resource alarms changed (FERRY_ALARM_* bits; 0: all cleared). Called on every open
+       connection's thread; a connection that opens later asks host->resource_alarms. */
+    void (*on_alarm)(ferry_session *session, uint32_t alarms);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

@@ -2,6 +2,7 @@
 
 #include "auth/AuthRegistry.h"
 #include "broker/ProtocolServices.h"
+#include "broker/ResourceAlarms.h"
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
 #include "queue/QueueRegistry.h"
@@ -51,6 +52,7 @@ struct Broker::Impl {
     std::unique_ptr<KeyIndex> keys;
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
+    std::unique_ptr<ResourceAlarms> alarms;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
     bool started = false;
 
@@ -139,10 +141,13 @@ bool Broker::start(std::string *error)
     fillConnectionServices(&d.protocolHost);
     d.network = std::make_unique<NetworkServer>(d.settings.network, &d.protocolHost);
     d.network->start();
+    d.alarms = std::make_unique<ResourceAlarms>(d.settings.dataDir, d.settings.diskFreeLimit, *d.scheduler,
+                                                *d.network);
+    d.alarms->start();
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
                                       d.delayed.get(), d.prepared.get(), d.keys.get(), d.router.get(),
-                                      d.auth.get()});
+                                      d.auth.get(), d.alarms.get()});
     d.started = true;
 
     // 4. Protocol plugins and their listeners.
@@ -208,6 +213,7 @@ void Broker::stop()
     if (d.storage)
         d.storage->close();
     d.network.reset();
+    d.alarms.reset(); // after the scheduler stopped: no check is left to run
     d.started = false;
     if (d.queues) {
         d.queues->setAppendObserver(nullptr);

@@ -22,6 +22,7 @@ struct BrokerSettings {
     uint64_t retentionBytes = 0;              // storage.retention_bytes (0: unlimited)
     uint32_t maintainIntervalMs = 10000;      // storage.maintain_interval_ms
     uint32_t maxBatch = 1024;                 // storage.max_batch: operations per group commit
+    uint64_t diskFreeLimit = 50000000;        // storage.disk_free_limit (bytes; 0: no disk alarm)
     NetworkLimits network;                    // network.io_threads, max_frame_bytes, max_pending_write_bytes,
                                               // idle_timeout_ms
     AuthSettings auth;                        // auth.*

@@ -1,4 +1,5 @@
 #include "broker/ProtocolServices.h"
+#include "broker/ResourceAlarms.h"
 
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
@@ -1031,6 +1032,13 @@ ferry_status permissionCheck(void *, const char *user, size_t userLen, const cha
     return g_services.auth->check(text(user, userLen), text(vhost, vhostLen), what, text(resource, resourceLen));
 }
 
+uint32_t resourceAlarms(void *)
+{
+    if (!g_servicesBound.load() || !g_services.alarms)
+        return 0;
+    return g_services.alarms->alarms();
+}
+
 } // namespace
 
 void registerProtocolPlugin(const LoadedPlugin *plugin)
@@ -1102,6 +1110,7 @@ void fillKernelServices(ferry_protocol_host *table, const KernelServices &servic
     table->authenticate = authenticate;
     table->vhost_access = vhostAccess;
     table->permission_check = permissionCheck;
+    table->resource_alarms = resourceAlarms;
 }
 
 void clearKernelServices()

@@ -22,6 +22,7 @@ class PreparedStore;
 class KeyIndex;
 class Router;
 class AuthRegistry;
+class ResourceAlarms;
 class StorageEngine;
 class TopicRegistry;
 struct LoadedPlugin;
@@ -37,6 +38,7 @@ struct KernelServices {
     KeyIndex *keys = nullptr;
     Router *router = nullptr;
     AuthRegistry *auth = nullptr;
+    ResourceAlarms *alarms = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

@@ -35,6 +35,8 @@ const KernelKey kKernelKeys[] = {
     {"storage", "retention_bytes", "0", "per-queue size above which the oldest messages are deleted; 0: unlimited"},
     {"storage", "maintain_interval_ms", "10000", "how often retention and compaction run (10ms to 24h)"},
     {"storage", "max_batch", "1024", "most operations written in one group commit (1 to 1048576)"},
+    {"storage", "disk_free_limit", "50000000",
+     "bytes of free disk space (where data_dir lives) below which the disk alarm blocks publishers; 0: no alarm"},
 
     {"network", "io_threads", "2", "event-loop threads serving connections (1 to 64)"},
     {"network", "max_frame_bytes", "16777216", "unconsumed input above which a connection is closed (4096 to 1 GiB)"},
@@ -283,6 +285,8 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
                          &settings.retentionBytes);
     reader.durationMs("storage", "maintain_interval_ms", 1, 10, kDayMs, &settings.maintainIntervalMs);
     reader.unsignedValue("storage", "max_batch", 1, 1u << 20, &settings.maxBatch);
+    reader.unsignedValue("storage", "disk_free_limit", 0, std::numeric_limits<uint64_t>::max(),
+                         &settings.diskFreeLimit);
 
     reader.unsignedValue("network", "io_threads", 1, 64, &settings.network.ioThreads);
     reader.unsignedValue("network", "max_frame_bytes", 4096, 1ull << 30, &settings.network.maxFrameBytes);

@@ -1,4 +1,5 @@
-// The connection members of ferry_protocol_host: write, close, set_timer, cancel_timer, peer_address.
+// The connection members of ferry_protocol_host: write, close, set_timer, cancel_timer, peer_address, conn_id,
+// set_read_paused.
 // Contract (ferry_protocol.h): called from inside a hook of the same connection, hence on its thread. A call from
 // another thread, or with a handle that is not a network connection, is refused (FERRY_E_INVALID_ARGUMENT) and logged.
 #include "net/NetLog.h"
@@ -59,6 +60,12 @@ ferry_status hostPeerAddress(ferry_conn *conn, char *buf, size_t cap)
     return connection != nullptr ? connection->servicePeerAddress(buf, cap) : FERRY_E_INVALID_ARGUMENT;
 }
 
+ferry_status hostSetReadPaused(ferry_conn *conn, int32_t paused)
+{
+    auto *connection = connectionFor(conn, "set_read_paused");
+    return connection != nullptr ? connection->serviceSetReadPaused(paused != 0) : FERRY_E_INVALID_ARGUMENT;
+}
+
 uint64_t hostConnId(ferry_conn *conn)
 {
     return conn != nullptr ? Connection::fromHandle(conn)->id() : 0;
@@ -76,6 +83,7 @@ void fillConnectionServices(ferry_protocol_host *table)
     table->cancel_timer = &hostCancelTimer;
     table->peer_address = &hostPeerAddress;
     table->conn_id = &hostConnId;
+    table->set_read_paused = &hostSetReadPaused;
 }
 
 } // namespace ferry

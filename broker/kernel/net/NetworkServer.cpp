@@ -315,6 +315,13 @@ bool NetworkServer::wake(uint64_t connId, const LoadedPlugin *plugin, uint64_t t
     return true;
 }
 
+void NetworkServer::broadcastAlarm(uint32_t alarms)
+{
+    std::lock_guard lock(impl_->context->registryMutex);
+    for (const auto &[id, connection] : impl_->context->registry)
+        connection->alarm(alarms);
+}
+
 size_t NetworkServer::connectionCount() const
 {
     return impl_->context->connectionCount.load(std::memory_order_acquire);

@@ -69,6 +69,8 @@ public:
     // Runs on_wake(session, token) on connection connId's thread (after the hook running there, if any). false when
     // no open connection of that plugin has the id. Any thread.
     bool wake(uint64_t connId, const LoadedPlugin *plugin, uint64_t token);
+    // Runs on_alarm(session, alarms) on every open connection's thread (resource alarms). Any thread.
+    void broadcastAlarm(uint32_t alarms);
 
 private:
     struct Impl;

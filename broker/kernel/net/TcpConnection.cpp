@@ -117,7 +117,7 @@ void TcpConnection::onReadyRead()
 {
     if (state_ != State::Open)
         return;
-    if (!writeBlocked())
+    if (!readStopped())
         restartIdleTimer();
     processInput();
 }
@@ -147,8 +147,8 @@ void TcpConnection::processInput()
     const uint64_t maxFrame = context_->limits.maxFrameBytes;
     for (;;) {
         offerInput();
-        if (state_ != State::Open || writeBlocked())
-            return; // closing, or back-pressure: leave the rest in input_ and in the socket
+        if (state_ != State::Open || readStopped())
+            return; // closing, back-pressure or paused by the plugin: leave the rest in input_ and in the socket
         // Here the plugin has seen every byte of input_ and wants more (or input_ is empty).
         if (maxFrame != 0 && static_cast<uint64_t>(input_.size()) > maxFrame) {
             logger()->warn("{}: {} unconsumed bytes exceed network.max_frame_bytes = {}; closing", describe(),
@@ -174,7 +174,7 @@ void TcpConnection::offerInput()
     const auto onRead = protocol().on_read;
     qsizetype offset = 0;
     bool stalled = false;
-    while (state_ == State::Open && !writeBlocked() && offset < input_.size()) {
+    while (state_ == State::Open && !readStopped() && offset < input_.size()) {
         const size_t remaining = static_cast<size_t>(input_.size() - offset);
         if (offset == 0 && stalledInputSize_ != 0 && remaining <= stalledInputSize_) {
             stalled = true; // already offered exactly these bytes; wait for more
@@ -223,12 +223,40 @@ void TcpConnection::updateWriteBlocked()
         // We stop reading, so the peer's silence is no longer observable: the idle clock pauses meanwhile.
         idleTimer_->stop();
         logger()->debug("{}: {} bytes pending output; reading paused", describe(), socket_->bytesToWrite());
-    } else if (state_ == State::Open) {
+    } else if (state_ == State::Open && !readPaused_) {
         logger()->debug("{}: output drained; reading resumed", describe());
         restartIdleTimer();
         // Bytes already in Qt's buffer raise no new readyRead: pick them up ourselves.
         queueProcessInput();
     }
+}
+
+ferry_status TcpConnection::serviceSetReadPaused(bool paused)
+{
+    if (!accepting())
+        return FERRY_E_CLOSED;
+    if (paused == readPaused_)
+        return FERRY_OK;
+    readPaused_ = paused;
+    if (paused) {
+        idleTimer_->stop(); // as with back-pressure: the peer's silence means nothing while we do not read
+        logger()->debug("{}: reading paused by the plugin", describe());
+    } else if (state_ == State::Open) {
+        logger()->debug("{}: reading resumed by the plugin", describe());
+        stalledInputSize_ = 0; // offer what the plugin left unconsumed again, without waiting for new bytes
+        if (!writeBlocked())
+            restartIdleTimer();
+        queueProcessInput();
+    }
+    return FERRY_OK;
+}
+
+void TcpConnection::alarm(uint32_t alarms)
+{
+    post([this, alarms] {
+        if (const auto onAlarm = protocol().on_alarm)
+            onAlarm(session_, alarms);
+    });
 }
 
 void TcpConnection::onBytesWritten()
@@ -313,7 +341,7 @@ void TcpConnection::restartIdleTimer()
 
 void TcpConnection::onIdleTimeout()
 {
-    if (state_ != State::Open || writeBlocked())
+    if (state_ != State::Open || readStopped())
         return;
     logger()->info("{}: no bytes received for network.idle_timeout_ms = {}; closing", describe(),
                    context_->limits.idleTimeoutMs);

@@ -59,6 +59,8 @@ public:
     void closeForShutdown();
     // Runs on_wake(session, token) from the event loop, if the plugin has the hook. Any thread (holds no lock).
     void wake(uint64_t token);
+    // Runs on_alarm(session, alarms) from the event loop, if the plugin has the hook. Any thread (holds no lock).
+    void alarm(uint32_t alarms);
     bool outbound() const { return listener_->outbound; }
 
     // ---- ferry::Connection ----
@@ -76,6 +78,7 @@ public:
     ferry_status serviceWrite(const uint8_t *data, size_t len);
     void serviceClose(const char *reason);
     ferry_status serviceSetTimer(uint64_t timerId, uint32_t delayMs);
+    ferry_status serviceSetReadPaused(bool paused);
     ferry_status serviceCancelTimer(uint64_t timerId);
     ferry_status servicePeerAddress(char *buf, size_t cap) const;
 
@@ -138,6 +141,9 @@ private:
     int32_t closeReason_ = 0;
     std::atomic<bool> acceptPosts_{true};
     std::atomic<bool> writeBlocked_{false};
+    bool readPaused_ = false; // host->set_read_paused; connection thread
+    // Not reading from the socket nor offering input: output back-pressure or the plugin's pause.
+    bool readStopped() const { return writeBlocked() || readPaused_; }
 
     QByteArray input_;         // bytes received and not yet consumed by the plugin
     size_t stalledInputSize_ = 0; // input_.size() when on_read last consumed nothing of it (0: not stalled)

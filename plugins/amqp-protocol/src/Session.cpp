@@ -17,6 +17,14 @@ constexpr uint64_t kHeartbeatTimer = 1;
 // The reserved property that carries a message's AMQP basic properties exactly as the publisher sent them.
 constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
 
+// A method frame carrying basic.publish (class 60, method 40), judged from its first four payload octets.
+bool isPublishFrame(const Frame &f)
+{
+    const auto *p = reinterpret_cast<const uint8_t *>(f.payload.data());
+    return f.type == frame_type::kMethod && f.payload.size() >= 4 && p[0] == 0 && p[1] == 60 && p[2] == 0 &&
+           p[3] == 40;
+}
+
 uint64_t nowMs()
 {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -163,6 +171,37 @@ Session::Session(Instance &instance, ferry_conn *conn)
       frameMax_(instance.frameMax)
 {
     lastReadMs_ = lastWriteMs_ = nowMs();
+    if (instance_.hasAlarms)
+        alarms_ = host_->resource_alarms(host_->base->ctx);
+}
+
+void Session::sendBlockedState()
+{
+    if (phase_ != Phase::Running || !blockedCapability_)
+        return;
+    if (alarms_ != 0 && !blockedSent_) {
+        ConnectionBlocked blocked;
+        blocked.reason = "low on disk"; // FERRY_ALARM_DISK is the only alarm so far
+        send(0, blocked);
+        blockedSent_ = true;
+    } else if (alarms_ == 0 && blockedSent_) {
+        send(0, ConnectionUnblocked{});
+        blockedSent_ = false;
+    }
+}
+
+void Session::onAlarm(uint32_t alarms)
+{
+    alarms_ = alarms;
+    if (phase_ == Phase::Closing)
+        return;
+    sendBlockedState();
+    flush();
+    if (alarms_ == 0 && readPaused_) {
+        readPaused_ = false;
+        lastReadMs_ = nowMs(); // the client's heartbeats were not read meanwhile
+        host_->set_read_paused(conn_, 0);
+    }
 }
 
 template <class M> void Session::send(uint16_t channel, const M &method)
@@ -235,6 +274,8 @@ void Session::hardError(uint16_t code, std::string_view detail, uint16_t classId
 
 void Session::softError(uint16_t ch, uint16_t code, std::string_view detail, uint16_t classId, uint16_t methodId)
 {
+    if (code == reply::kInternalError) // 541 is a connection exception in the spec
+        return hardError(code, detail, classId, methodId);
     auto it = channels_.find(ch);
     if (it == channels_.end() || it->second.closing)
         return;
@@ -317,6 +358,12 @@ ferry_status Session::onRead(const uint8_t *data, size_t len, size_t *consumed)
         if (st == FrameStatus::Error) {
             hardError(e.code, e.text.substr(e.text.find(" - ") == std::string::npos ? 0 : e.text.find(" - ") + 3));
             used = len;
+            break;
+        }
+        if (alarms_ != 0 && phase_ == Phase::Running && isPublishFrame(f)) {
+            // Blocked: this publish and everything after it wait unread (in the kernel and the socket).
+            readPaused_ = true;
+            host_->set_read_paused(conn_, 1);
             break;
         }
         used += f.size;
@@ -460,9 +507,12 @@ bool Session::connectionMethod(const Method &m)
             return false;
         }
         if (auto caps = ok->clientProperties.find("capabilities"))
-            if (auto t = caps->asTable())
+            if (auto t = caps->asTable()) {
                 if (auto afc = t->find("authentication_failure_close"))
                     authFailureClose_ = afc->asBool().value_or(false);
+                if (auto cb = t->find("connection.blocked"))
+                    blockedCapability_ = cb->asBool().value_or(false);
+            }
         std::string user, pass;
         if (ok->mechanism == "PLAIN") {
             const std::string_view r = ok->response;
@@ -571,6 +621,7 @@ bool Session::connectionMethod(const Method &m)
         vhost_ = vhost;
         send(0, ConnectionOpenOk{});
         phase_ = Phase::Running;
+        sendBlockedState(); // an alarm raised before this connection opened
         return true;
     }
     if (std::holds_alternative<ConnectionClose>(m)) {
@@ -1408,6 +1459,8 @@ void Session::onTimer(uint64_t timerId)
     if (timerId != kHeartbeatTimer || heartbeat_ == 0 || phase_ == Phase::Closing)
         return;
     const uint64_t now = nowMs();
+    if (readPaused_)
+        lastReadMs_ = now; // not reading while blocked: the client's silence says nothing
     if (now - lastReadMs_ > 2000ull * heartbeat_) {
         phase_ = Phase::Closing;
         host_->close(conn_, "missed heartbeats from client");

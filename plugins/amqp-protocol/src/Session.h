@@ -25,6 +25,7 @@ struct DirectReply {
 
 struct Instance {
     const ferry_protocol_host *host = nullptr;
+    bool hasAlarms = false; // the host has resource_alarms / set_read_paused (ABI 1.6)
     uint16_t channelMax = 2047;
     uint32_t frameMax = 131072;
     uint16_t heartbeat = 60;
@@ -46,6 +47,10 @@ public:
     void onTimer(uint64_t timerId);
     void onSubscriptionEnd(uint64_t subscriptionId);
     void onWake(uint64_t token);
+    // Resource alarms (RabbitMQ's model): while one is raised, clients that announced the connection.blocked
+    // capability get connection.blocked (connection.unblocked when all are cleared), and a connection that publishes
+    // is no longer read from, from its next basic.publish on, until the alarm clears. Other traffic goes on.
+    void onAlarm(uint32_t alarms);
     void onClose();
 
 private:
@@ -127,6 +132,7 @@ private:
     void txMethod(uint16_t ch, Channel &c, const Method &m, uint16_t classId, uint16_t methodId);
     void txRouted(uint16_t ch);
     void sendStart();
+    void sendBlockedState(); // connection.blocked / unblocked to match alarms_, when the client takes them
     void flush();
     template <class M> void send(uint16_t channel, const M &method);
     void hardError(uint16_t code, std::string_view detail, uint16_t classId = 0, uint16_t methodId = 0);
@@ -149,6 +155,10 @@ private:
     std::string out_;
     std::string user_, vhost_ = "/";
     bool authFailureClose_ = false;
+    bool blockedCapability_ = false; // client properties: capabilities.connection.blocked
+    bool blockedSent_ = false;       // connection.blocked sent, unblocked not yet
+    uint32_t alarms_ = 0;            // FERRY_ALARM_* raised now
+    bool readPaused_ = false;        // host->set_read_paused(1) because a publish arrived during an alarm
     uint16_t channelMax_;
     uint32_t frameMax_;
     uint16_t heartbeat_ = 0;

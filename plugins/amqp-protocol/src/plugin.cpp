@@ -71,6 +71,9 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **out, char *e
             throw SdkError(FERRY_E_ABI_MISMATCH, "amqp needs the ABI 1.5 host services");
         auto p = std::make_unique<ferry_protocol>();
         p->instance.host = host;
+        // ABI 1.6 kernels raise resource alarms (connection.blocked); with an older kernel there are none.
+        p->instance.hasAlarms = host->struct_size >= offsetof(ferry_protocol_host, set_read_paused) + sizeof(void *) &&
+                                host->resource_alarms != nullptr && host->set_read_paused != nullptr;
         p->instance.heartbeat = static_cast<uint16_t>(configNumber(host->base, "heartbeat", 0, 65535));
         p->instance.frameMax = static_cast<uint32_t>(configNumber(host->base, "frame_max", 4096, 1048576));
         p->instance.channelMax = static_cast<uint16_t>(configNumber(host->base, "channel_max", 1, 65535));
@@ -127,6 +130,14 @@ void onSubscriptionEnd(ferry_session *s, uint64_t sub, int32_t)
     });
 }
 
+void onAlarm(ferry_session *s, uint32_t alarms)
+{
+    guard(nullptr, 0, [&] {
+        s->session->onAlarm(alarms);
+        return FERRY_OK;
+    });
+}
+
 void onWake(ferry_session *s, uint64_t token)
 {
     guard(nullptr, 0, [&] {
@@ -162,6 +173,7 @@ ferry_protocol_vtable makeVtable()
     v.shutdown = shutdown;
     v.on_subscription_end = onSubscriptionEnd;
     v.on_wake = onWake;
+    v.on_alarm = onAlarm;
     return v;
 }
 
