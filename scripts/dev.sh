@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ferry's developer entry point, behind the README's quick start. On Debian 12:
 #   scripts/dev.sh run    install what is missing, build, start ferry-broker with the default plugins (data in ./data)
-#   scripts/dev.sh test   install what is missing, build, run the whole test suite through CTest
+#   scripts/dev.sh test   install what is missing, build, run the whole test suite through CTest, then the fuzzers
+#                         (a Clang build of the libFuzzer targets, each run for a bounded time)
 #   scripts/dev.sh deps   only install the Debian packages
 # Extra arguments after `run` go to ferry-broker (e.g. --set storage.plugin=sqlite).
 set -euo pipefail
@@ -76,6 +77,10 @@ case "$cmd" in
     install_test_deps
     build
     ctest --preset debug "$@"
+    # The protocol codecs' libFuzzer targets need Clang: a small second build, then each runs for a bounded time.
+    cmake --preset fuzz >/dev/null
+    cmake --build --preset fuzz
+    ctest --preset fuzz
     ;;
   *)
     echo "usage: scripts/dev.sh run|test|deps [args...]" >&2
