@@ -2,12 +2,12 @@
 // Channel errors (soft: channel.close, the connection lives on) and the connection errors amqplib can provoke, each
 // deliberately, with RabbitMQ's reply codes and texts: 403 reserved names, 404 missing queue/exchange, 405 someone
 // else's exclusive queue, 406 inequivalent redeclares and unknown delivery tags, 503 unknown exchange type, 530 a
-// vhost that does not exist. Frame-level codes (501, 502, 504, 505, 540) are in errors_raw.test.js; the login and
+// vhost that does not exist, 406 for a body over amqp.max_message_bytes. Frame-level codes (501, 502, 504, 505, 540) are in errors_raw.test.js; the login and
 // permission cases (403, 530 refused) in auth.test.js.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startTarget } = require('./lib/target');
+const { startTarget, isRabbit } = require('./lib/target');
 const A = require('./lib/amqp');
 
 let t;
@@ -15,7 +15,8 @@ let s;
 let conn;
 
 before(async () => {
-  t = await startTarget();
+  // A 1 MiB message limit for the oversized-body case (RabbitMQ keeps its 128 MiB default: that case skips there).
+  t = await startTarget({ set: { 'amqp.max_message_bytes': String(1024 * 1024) } });
   s = A.session(t);
   conn = await s.connect();
 });
@@ -196,4 +197,22 @@ test('a channel error closes only that channel: the other channels of the connec
   const m = await A.waitFor(() => good.get(q, { noAck: true }), { message: 'message on the good channel' });
   assert.equal(m.content.toString(), 'still fine');
   await assert.rejects(bad.checkExchange('amq.direct'), /closed/i, 'the failed channel is closed for good');
+});
+
+test('406 PRECONDITION_FAILED: a body over amqp.max_message_bytes is refused at its header; nothing is stored', { timeout: 15000,
+  skip: isRabbit ? 'RabbitMQ keeps its 128 MiB max_message_size here' : false }, async () => {
+  const setup = await A.channel(conn);
+  const q = A.name('big');
+  await setup.assertQueue(q, { durable: false });
+  const ch = await A.channel(conn, { confirm: true });
+  ch.sendToQueue(q, Buffer.alloc(1024 * 1024 + 1, 7));
+  await A.withTimeout(ch.closedPromise, 5000, 'close after the oversized publish');
+  assert.equal(ch.errors[0].code, 406, ch.errors[0].message);
+  assert.match(ch.errors[0].message, /PRECONDITION_FAILED - message size 1048577 is larger than configured max size 1048576/);
+  const ok = await A.channel(conn, { confirm: true });
+  ok.sendToQueue(q, Buffer.alloc(1024 * 1024, 8)); // exactly the limit is fine
+  await A.withTimeout(ok.waitForConfirms(), 5000, 'confirm of a body at the limit');
+  assert.equal((await setup.checkQueue(q)).messageCount, 1, 'only the message within the limit is stored');
+  await setup.deleteQueue(q);
+  await connectionAlive();
 });

@@ -476,6 +476,13 @@ bool Session::handleFrame(const Frame &f)
             hardError(e.code, e.text.substr(std::min(e.text.size(), e.text.find(" - ") + 3)));
             return false;
         }
+        if (h.bodySize > instance_.maxMessageBytes) {
+            softError(f.channel, reply::kPreconditionFailed,
+                      "message size " + std::to_string(h.bodySize) + " is larger than configured max size " +
+                          std::to_string(instance_.maxMessageBytes),
+                      60, 40);
+            return true; // its body frames arrive on a closing channel and are dropped
+        }
         c.haveHeader = true;
         c.bodySize = h.bodySize;
         c.rawProperties.assign(h.rawProperties);

@@ -29,6 +29,7 @@ struct Instance {
     uint16_t channelMax = 2047;
     uint32_t frameMax = 131072;
     uint16_t heartbeat = 60;
+    uint64_t maxMessageBytes = 128ull << 20; // amqp.max_message_bytes
     std::string serverProperties; // encoded table entries for connection.start
 
     // Direct reply-to: the only state shared between sessions. Any thread; the mutex guards both maps.

@@ -27,6 +27,8 @@ const ferry_config_key kConfigKeys[] = {
     {sizeof(ferry_config_key), "heartbeat", "60", "heartbeat interval proposed in connection.tune (seconds; 0: off)"},
     {sizeof(ferry_config_key), "frame_max", "131072", "largest frame proposed in connection.tune (4096 to 1048576)"},
     {sizeof(ferry_config_key), "channel_max", "2047", "most channels per connection proposed in connection.tune"},
+    {sizeof(ferry_config_key), "max_message_bytes", "134217728",
+     "largest message body accepted; a larger publish is refused with 406 (RabbitMQ's max_message_size; up to 512 MiB)"},
 };
 
 const ferry_listener_spec kListeners[] = {
@@ -77,6 +79,7 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **out, char *e
         p->instance.heartbeat = static_cast<uint16_t>(configNumber(host->base, "heartbeat", 0, 65535));
         p->instance.frameMax = static_cast<uint32_t>(configNumber(host->base, "frame_max", 4096, 1048576));
         p->instance.channelMax = static_cast<uint16_t>(configNumber(host->base, "channel_max", 1, 65535));
+        p->instance.maxMessageBytes = configNumber(host->base, "max_message_bytes", 1, 512ull << 20);
         p->instance.serverProperties = serverProperties();
         *out = p.release();
         return FERRY_OK;
