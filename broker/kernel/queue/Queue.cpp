@@ -276,6 +276,68 @@ void Queue::armExpiresTimerLocked()
     });
 }
 
+void Queue::onAppended(ferry_status status, uint64_t offset, const std::string &error)
+{
+    std::lock_guard lock(mutex_);
+    if (appendsInFlight_ > 0)
+        --appendsInFlight_;
+    if (status != FERRY_OK && !appendFailed_) {
+        log()->error("queue '{}': storing offset {} failed ({}): {}; publishes to it are refused until the queue "
+                     "has caught up with its log",
+                     name_, offset, status, error);
+        appendFailed_ = true;
+        firstFailedOffset_ = offset;
+        appendFailStatus_ = status;
+        appendFailError_ = error;
+    }
+    resyncAppendsLocked();
+}
+
+void Queue::resyncAppendsLocked()
+{
+    if (!appendFailed_ || appendsInFlight_ > 0 || resyncing_)
+        return;
+    // Every append after the failed one failed too (StorageEngine): the log ends at firstFailedOffset_.
+    resyncing_ = true;
+    std::weak_ptr<Queue> weak = weak_from_this();
+    storage_->resumeAppends(id_, [weak](ferry_status st, uint64_t next, const std::string &err) {
+        if (auto self = weak.lock())
+            self->onAppendsResumed(st, next, err);
+    });
+}
+
+void Queue::onAppendsResumed(ferry_status status, uint64_t next, const std::string &error)
+{
+    Aftermath after;
+    {
+        std::lock_guard lock(mutex_);
+        resyncing_ = false;
+        if (status != FERRY_OK) {
+            log()->error("queue '{}': reading its log's bounds after a failed write failed ({}): {}", name_, status,
+                         error);
+            return; // still refusing; the next publish tries again (resyncAppendsLocked)
+        }
+        if (next != firstFailedOffset_)
+            log()->warn("queue '{}': the log ends at {}, the first unstored message was {}", name_, next,
+                        firstFailedOffset_);
+        // What was numbered but not stored goes: ready copies, and deliveries made before the failure was known
+        // (their publishers got a nack; a later ack of them finds nothing).
+        uint64_t dropped = 0;
+        for (auto it = ready_.lower_bound(next); it != ready_.end(); ++dropped)
+            readyTakeLocked(it++);
+        for (auto it = unacked_.lower_bound(next); it != unacked_.end(); ++dropped) {
+            releaseCreditLocked(it->second.sub, after);
+            it = unacked_.erase(it);
+        }
+        next_ = next;
+        loadedUpTo_ = std::min(loadedUpTo_, next_);
+        holesAhead_ = 0;
+        appendFailed_ = false;
+        log()->info("queue '{}': appends resume at offset {} ({} unstored messages dropped)", name_, next_, dropped);
+    }
+    finish(after);
+}
+
 void Queue::releaseCreditLocked(Subscription *sub, Aftermath &after)
 {
     if (sub->inFlight > 0)
@@ -364,9 +426,20 @@ void Queue::append(MessagePtr msg, PublishDone done)
                 done(FERRY_E_NO_SPACE, 0, "queue '" + name_ + "' is full");
             return;
         }
+        if (durable() && appendFailed_) {
+            // The log refused a write (a full disk) and the queue has not caught up with it yet: refuse at once.
+            const ferry_status st = appendFailStatus_;
+            const std::string err = "queue '" + name_ + "': storage refused a write: " + appendFailError_;
+            resyncAppendsLocked(); // again, if the last attempt could not read the log's bounds
+            lock.unlock();
+            if (done)
+                done(st, 0, err);
+            return;
+        }
         offset = next_++;
         if (durable()) {
             // Submitted under the queue's lock so the storage thread sees this queue's appends in offset order.
+            ++appendsInFlight_;
             std::weak_ptr<Queue> weak = weak_from_this();
             storage_->append(id_, msg,
                              [weak, offset, done, waitForStore](ferry_status st, uint64_t stored, const std::string &err) {
@@ -375,9 +448,8 @@ void Queue::append(MessagePtr msg, PublishDone done)
                                      log()->error("queue '{}': storage assigned offset {} to the message the kernel "
                                                   "numbered {}",
                                                   self ? self->name_ : std::string("?"), stored, offset);
-                                 if (st != FERRY_OK)
-                                     log()->error("queue '{}': storing offset {} failed ({}): {}",
-                                                  self ? self->name_ : std::string("?"), offset, st, err);
+                                 if (self)
+                                     self->onAppended(st, offset, err);
                                  if (waitForStore && done)
                                      done(st, offset, err);
                              });
@@ -390,8 +462,7 @@ void Queue::append(MessagePtr msg, PublishDone done)
         const bool windowed = (flags_ & (kCursorQueue | kInternalStore)) == 0;
         const bool fits = windowed && (!durable() || (ready_.size() < kWindowMessages && readyBytes_ < kWindowBytes));
         if (loadedUpTo_ == offset && fits) {
-            // Delivered before the restart (the last delivery mark says so): it comes back redelivered.
-            readyInsertLocked(offset, Entry{msg, offset < redeliverBelow_ ? 1u : 0u});
+            readyInsertLocked(offset, Entry{msg, 0});
             loadedUpTo_ = offset + 1;
         }
         dispatchLocked(deliveries);

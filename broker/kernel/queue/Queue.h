@@ -230,6 +230,9 @@ private:
     std::map<uint64_t, Entry>::iterator headLocked();
     void readyInsertLocked(uint64_t offset, Entry entry);
     Entry readyTakeLocked(std::map<uint64_t, Entry>::iterator it);
+    void onAppended(ferry_status status, uint64_t offset, const std::string &error); // storage thread
+    void onAppendsResumed(ferry_status status, uint64_t next, const std::string &error); // storage thread
+    void resyncAppendsLocked(); // once nothing is in flight after a failure: ask the log where it ends
     uint64_t readyCountLocked() const { return ready_.size() + (next_ - loadedUpTo_) - holesAhead_; }
     uint64_t expiryOf(const Entry &e) const; // wall ms; UINT64_MAX: never
     void expireLocked(Aftermath &after);
@@ -287,6 +290,14 @@ private:
     bool deleted_ = false;
     uint64_t next_;
     uint64_t loadedUpTo_;
+    // A failed append (a full disk): from the first failure until the log's end is known again, publishes are
+    // refused and what was numbered but not stored is dropped (onAppended / onAppendsResumed).
+    uint64_t appendsInFlight_ = 0;
+    bool appendFailed_ = false;
+    bool resyncing_ = false;
+    uint64_t firstFailedOffset_ = 0;
+    ferry_status appendFailStatus_ = FERRY_OK;
+    std::string appendFailError_;
     uint64_t deliveredUpTo_ = 0;  // one past the highest offset delivered
     uint64_t redeliverBelow_ = 0; // loaded records below this were delivered before the restart
     uint64_t holesAhead_ = 0; // offsets in [loadedUpTo_, next_) with no readable record (acked before a restart)

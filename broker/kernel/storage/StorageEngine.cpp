@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <unordered_map>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -149,6 +150,8 @@ struct StorageEngine::Impl {
     std::function<void(StorageSession &)> afterMaintain;
     std::atomic<uint64_t> syncs{0};
     std::atomic<uint64_t> appends{0};
+    // Queues whose appends fail until resumeAppends: queue id -> the first failure. Storage thread only.
+    std::unordered_map<uint64_t, std::pair<ferry_status, std::string>> failedAppends;
 
     Impl(const LoadedPlugin &p, const BrokerSettings &s) : plugin(p), settings(s) {}
 
@@ -241,6 +244,20 @@ void StorageEngine::append(uint64_t queueId, MessagePtr message, AppendDone done
     impl_->wake.notify_one();
 }
 
+void StorageEngine::resumeAppends(uint64_t queueId,
+                                  std::function<void(ferry_status, uint64_t, const std::string &)> done)
+{
+    auto next = std::make_shared<uint64_t>(0);
+    Impl *impl = impl_.get();
+    submit(
+        [impl, queueId, next](StorageSession &s) {
+            impl->failedAppends.erase(queueId);
+            uint64_t low = 0;
+            return s.queueBounds(queueId, &low, next.get());
+        },
+        [done = std::move(done), next](ferry_status st, const std::string &err) { done(st, *next, err); }, false);
+}
+
 void StorageEngine::submit(Op op, Done done, bool write)
 {
     {
@@ -271,6 +288,12 @@ void StorageEngine::Impl::execute(PendingOp &op, std::vector<PendingDone> &waiti
     ferry_status st = FERRY_OK;
     uint64_t offset = 0;
     std::string error;
+    if (op.kind == PendingOp::Kind::Append && failedAppends.count(op.queueId)) {
+        const auto &[status, text] = failedAppends[op.queueId];
+        if (op.appendDone)
+            op.appendDone(status, 0, text);
+        return;
+    }
     if (op.kind == PendingOp::Kind::Append) {
         headBuf = MessageCodec::encodeHead(*op.message);
         const std::string &body = op.message->body;
@@ -287,8 +310,11 @@ void StorageEngine::Impl::execute(PendingOp &op, std::vector<PendingDone> &waiti
             std::snprintf(session->errBuf(), session->errCap(), "storage operation threw: %s", e.what());
         }
     }
-    if (st != FERRY_OK)
+    if (st != FERRY_OK) {
         error = session->error();
+        if (op.kind == PendingOp::Kind::Append)
+            failedAppends.emplace(op.queueId, std::make_pair(st, error));
+    }
     if (op.write)
         dirty = true;
     if (op.write && settings.flush == FlushMode::Sync && st == FERRY_OK) {

@@ -85,6 +85,10 @@ public:
     // Appends message to the queue's log (head encoded on the storage thread, body written from the shared
     // message: no copy here). done(status, offset) once durable (sync mode) or written (async mode). Any thread.
     void append(uint64_t queueId, MessagePtr message, AppendDone done);
+    // When an append fails (a full disk: FERRY_E_NO_SPACE), every later append to that queue fails the same way
+    // without reaching the plugin, so the kernel's offsets never run ahead of the log's: the queue then drops
+    // what was not stored and calls resumeAppends, whose done gets the log's next offset. Any thread.
+    void resumeAppends(uint64_t queueId, std::function<void(ferry_status, uint64_t next, const std::string &)> done);
     // Runs op on the storage thread in submission order; done after the batch's sync when `write` is true and the
     // flush mode is sync. done may be empty. Any thread.
     void submit(Op op, Done done, bool write);

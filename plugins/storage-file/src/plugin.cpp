@@ -9,13 +9,22 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <new>
+
+// FERRY_STORAGE_FILE_FAULTS: the test build of this plugin (plugins/storage-file/tests, target storage-file-faults;
+// never installed). It is named "file-faults" and, while the file FAIL_WRITES exists in its data dir, refuses every
+// write that needs disk space (queue_create, append, offset_set, meta_put) with FERRY_E_NO_SPACE, as a full disk
+// does, so end-to-end tests can show what clients see when the disk is full and that nothing confirmed is lost.
 
 // The opaque instance type of ferry_storage.h.
 struct ferry_storage {
     const ferry_host *host = nullptr;
     std::unique_ptr<ferry::storage_file::FileStore> store;
+#ifdef FERRY_STORAGE_FILE_FAULTS
+    std::filesystem::path failMarker; // <data_dir>/FAIL_WRITES
+#endif
 };
 
 namespace {
@@ -74,6 +83,9 @@ ferry_status storage_open(const ferry_host *host, const ferry_storage_options *o
         auto instance = std::make_unique<ferry_storage>();
         instance->host = host;
         instance->store = std::make_unique<FileStore>(host, opts, config);
+#ifdef FERRY_STORAGE_FILE_FAULTS
+        instance->failMarker = std::filesystem::u8path(opts.data_dir ? opts.data_dir : ".") / "FAIL_WRITES";
+#endif
         *storage_out = instance.release();
         return FERRY_OK;
     });
@@ -93,6 +105,16 @@ uint64_t storage_capabilities(ferry_storage *)
            FERRY_STORAGE_CAP_RETENTION;
 }
 
+// A write that needs disk space: refused while the fault build's marker file exists (see the top of this file).
+void check_space([[maybe_unused]] ferry_storage *storage)
+{
+#ifdef FERRY_STORAGE_FILE_FAULTS
+    std::error_code ec;
+    if (storage != nullptr && std::filesystem::exists(storage->failMarker, ec))
+        throw Error(FERRY_E_NO_SPACE, "no space left on device (simulated: FAIL_WRITES exists in the data dir)");
+#endif
+}
+
 FileStore &store_of(ferry_storage *storage)
 {
     if (storage == nullptr || !storage->store)
@@ -110,6 +132,7 @@ std::string_view bytes_view(const void *data, size_t len)
 ferry_status storage_queue_create(ferry_storage *s, uint64_t queue_id, uint32_t flags, char *err, size_t err_cap)
 {
     return guard(err, err_cap, [&] {
+        check_space(s);
         store_of(s).queue_create(queue_id, flags);
         return FERRY_OK;
     });
@@ -153,6 +176,7 @@ ferry_status storage_append(ferry_storage *s, uint64_t queue_id, uint64_t store_
                             size_t err_cap)
 {
     return guard(err, err_cap, [&] {
+        check_space(s);
         const uint64_t offset = store_of(s).append(queue_id, store_time_ms, head, head_len, body, body_len);
         if (offset_out != nullptr)
             *offset_out = offset;
@@ -201,6 +225,7 @@ ferry_status storage_offset_set(ferry_storage *s, const char *group, size_t grou
                                 uint64_t offset, char *err, size_t err_cap)
 {
     return guard(err, err_cap, [&] {
+        check_space(s);
         store_of(s).offset_set(bytes_view(group, group_len), queue_id, offset);
         return FERRY_OK;
     });
@@ -235,6 +260,7 @@ ferry_status storage_meta_put(ferry_storage *s, const uint8_t *key, size_t key_l
                               size_t value_len, char *err, size_t err_cap)
 {
     return guard(err, err_cap, [&] {
+        check_space(s);
         store_of(s).meta_put(bytes_view(key, key_len), bytes_view(value, value_len));
         return FERRY_OK;
     });
@@ -338,7 +364,11 @@ const ferry_plugin_descriptor kDescriptor = {
     FERRY_ABI_MAJOR,
     FERRY_ABI_MINOR,
     FERRY_PLUGIN_KIND_STORAGE,
+#ifdef FERRY_STORAGE_FILE_FAULTS
+    "file-faults",
+#else
     "file",
+#endif
     "0.1.0",
     "Apache-2.0",
     "commit log + per-queue index + state journal on plain files, memory-mapped reads, group commit",
