@@ -166,6 +166,12 @@ test('406 PRECONDITION_FAILED: invalid queue arguments (x-overflow value, x-max-
   ch = await A.channel(conn);
   await A.expectChannelError(() => ch.assertQueue(A.name('badargs'), { arguments: { 'x-max-length': 'ten' } }), ch, 406,
     /PRECONDITION_FAILED - invalid arg 'x-max-length'/, 'x-max-length');
+  if (!isRabbit) { // Ferry qualifies names with vhost + 0x1F: a name holding that character is refused
+    ch = await A.channel(conn);
+    await A.expectChannelError(() => ch.assertQueue('bad\x1fname'), ch, 406, /reserved character 0x1F/, '0x1F in a queue name');
+    ch = await A.channel(conn);
+    await A.expectChannelError(() => ch.assertExchange('bad\x1fx', 'direct'), ch, 406, /reserved character 0x1F/, '0x1F in an exchange name');
+  }
   await connectionAlive();
 });
 

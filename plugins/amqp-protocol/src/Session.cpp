@@ -696,6 +696,9 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
                       cid, mid);
             return;
         }
+        if (name.find(FERRY_VHOST_SEPARATOR) != std::string::npos)
+            return softError(ch, reply::kPreconditionFailed, "exchange name contains the reserved character 0x1F",
+                             cid, mid);
         if (!permitted(ch, FERRY_PERMISSION_CONFIGURE, name, "exchange", cid, mid))
             return;
         std::string delayedType;
@@ -782,6 +785,9 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
                       "queue name '" + name + "' contains reserved prefix 'amq.*'", cid, mid);
             return;
         }
+        if (name.find(FERRY_VHOST_SEPARATOR) != std::string::npos)
+            return softError(ch, reply::kPreconditionFailed, "queue name contains the reserved character 0x1F", cid,
+                             mid);
         if (!permitted(ch, FERRY_PERMISSION_CONFIGURE, name, "queue", cid, mid))
             return;
         std::string dlx, dlrk;
