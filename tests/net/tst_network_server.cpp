@@ -11,7 +11,11 @@
 //   cancel <id>     -> cancel_timer, "cancelled <id>\n"
 //   flood <n>       -> n bytes 'x' then "\n"  floodquit <n>  -> flood, then host->close
 //   postinside      -> post() from inside the hook; postclose -> post() then host->close
-// Every hook checks it runs on the connection's thread and never concurrently with another hook of that connection.
+//   follow          -> "ok": this connection may move to another thread (co-location); its hooks record each move
+//   relay <id> <from> <n> -> posts n functions to connection <id> (from this connection's thread), each writing
+//                      "r <from+i>\n" there; then "relayed\n" here
+// Every hook checks it runs on the connection's thread (for a "follow" connection: on one thread at a time, moves
+// counted) and never concurrently with another hook of that connection.
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
 
@@ -29,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,7 +53,10 @@ using Clock = std::chrono::steady_clock;
 struct Record {
     uint64_t connectionId = 0;
     ferry::Connection *connection = nullptr; // valid until the record's `closed` (or `closeHookRan`) is set
-    std::thread::id thread;
+    std::thread::id thread; // the thread of on_open; for a mayMove record, of its latest hook (under g_mutex)
+    ferry_session *session = nullptr; // valid until closed
+    bool mayMove = false;
+    int moves = 0;
     std::string peer;
     uint32_t listenerIndex = 0;
     bool refused = false;
@@ -96,8 +104,14 @@ public:
     explicit HookCheck(ferry_session *s) : s_(s)
     {
         std::lock_guard<std::mutex> lock(g_mutex);
-        if (std::this_thread::get_id() != s_->record->thread)
-            ++s_->record->wrongThread;
+        if (std::this_thread::get_id() != s_->record->thread) {
+            if (s_->record->mayMove) {
+                ++s_->record->moves;
+                s_->record->thread = std::this_thread::get_id();
+            } else {
+                ++s_->record->wrongThread;
+            }
+        }
         if (s_->active.exchange(1) != 0)
             ++s_->record->concurrent;
     }
@@ -184,6 +198,7 @@ ferry_status testOnOpen(ferry_protocol *instance, ferry_conn *conn, uint32_t lis
     auto *session = new ferry_session;
     session->conn = conn;
     session->record = record;
+    record->session = session;
     *out = session;
     return FERRY_OK;
 }
@@ -260,6 +275,35 @@ ferry_status testOnRead(ferry_session *s, const uint8_t *data, size_t len, size_
             }
         });
         g_host.close(s->conn, "postclose");
+    } else if (line == "follow") {
+        {
+            std::lock_guard<std::mutex> lock(g_mutex);
+            s->record->mayMove = true;
+        }
+        writeText(s, "ok\n");
+    } else if (line.rfind("relay ", 0) == 0) {
+        std::istringstream in(arg(6));
+        uint64_t id = 0, from = 0, n = 0;
+        in >> id >> from >> n;
+        std::shared_ptr<Record> target;
+        {
+            std::lock_guard<std::mutex> lock(g_mutex);
+            for (const auto &r : g_records)
+                if (r->connectionId == id && r->closeCount == 0)
+                    target = r;
+        }
+        if (!target) {
+            writeText(s, "no such connection\n");
+            return FERRY_OK;
+        }
+        for (uint64_t i = 0; i < n; ++i) {
+            ferry_session *other = target->session;
+            target->connection->post([other, k = from + i] {
+                HookCheck check(other);
+                writeText(other, "r " + std::to_string(k) + "\n");
+            });
+        }
+        writeText(s, "relayed\n");
     } else {
         writeText(s, "unknown\n");
     }
@@ -644,6 +688,131 @@ private Q_SLOTS:
             QCOMPARE(r->closeCount, 1);
             QVERIFY(r->reads.size() >= size_t(2 * rounds));
         }
+    }
+
+    // One "relay" of perRound lines from `feeder` to `fed`; false unless every line arrives, in order. *next is the
+    // next number `fed` expects.
+    bool relayOnce(QTcpSocket *feeder, QTcpSocket *fed, uint64_t fedId, uint64_t *next, int perRound)
+    {
+        feeder->write("relay " + QByteArray::number(qulonglong(fedId)) + " " + QByteArray::number(qulonglong(*next)) +
+                      " " + QByteArray::number(perRound) + "\n");
+        QByteArray line;
+        if (!readLineWithin(*feeder, &line) || line != "relayed")
+            return false;
+        for (int i = 0; i < perRound; ++i) {
+            if (!readLineWithin(*fed, &line) || line != "r " + QByteArray::number(qulonglong((*next)++))) {
+                qWarning("relayed line out of order or missing: '%s'", line.constData());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Relays until `done` holds, at most maxRounds times; false on a lost or reordered line or if `done` never held.
+    bool relayRounds(QTcpSocket *feeder, QTcpSocket *fed, uint64_t fedId, uint64_t *next, int perRound, int maxRounds,
+                     const std::function<bool()> &done)
+    {
+        for (int round = 0; round < maxRounds && !done(); ++round)
+            if (!relayOnce(feeder, fed, fedId, next, perRound))
+                return false;
+        return done();
+    }
+
+    // Co-location: a connection that receives nearly all of its work from another pool thread moves there, keeps its
+    // order, timers and socket, and runs on one thread at a time.
+    void colocateMovesAFedConnection()
+    {
+        ferry::NetworkLimits limits;
+        limits.ioThreads = 2;
+        QVERIFY(startServer(limits));
+        QTcpSocket *feeder = connectClient();
+        QTcpSocket *fed = connectClient();
+        QVERIFY(feeder && fed);
+        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*feeder) && findRecord(*fed), 5000);
+        auto feederRecord = findRecord(*feeder), fedRecord = findRecord(*fed);
+        QVERIFY(feederRecord->thread != fedRecord->thread); // round robin over two threads
+        QByteArray line;
+        fed->write("follow\ntimer 5 1500\n");
+        QVERIFY(readLineWithin(*fed, &line));
+        QCOMPARE(line, QByteArray("ok"));
+
+        uint64_t next = 0;
+        const auto moved = [&] { return locked(fedRecord, &Record::moves) > 0; };
+        QVERIFY(relayRounds(feeder, fed, fedRecord->connectionId, &next, 100, 200, moved));
+        {
+            std::lock_guard<std::mutex> lock(g_mutex);
+            QCOMPARE(fedRecord->moves, 1);
+            QVERIFY(fedRecord->thread == feederRecord->thread);
+        }
+        QVERIFY(logContains({"moves from event-loop thread"}));
+        // After the move: more relays in order, the timer set before it fires, echo answers.
+        const uint64_t until = next + 1000;
+        QVERIFY(relayRounds(feeder, fed, fedRecord->connectionId, &next, 100, 10, [&] { return next >= until; }));
+        fed->write("echo still here\n");
+        bool timer = false, echo = false;
+        while (!(timer && echo)) {
+            QVERIFY2(readLineWithin(*fed, &line), "timer or echo missing after the move");
+            timer = timer || line == "timer 5";
+            echo = echo || line == "still here";
+        }
+        QCOMPARE(locked(fedRecord, &Record::moves), 1); // stays put: its work now comes from its own thread
+        QCOMPARE(server_->connectionCount(), size_t(2));
+        fed->disconnectFromHost();
+        QTRY_COMPARE_WITH_TIMEOUT(locked(fedRecord, &Record::closeCount), 1, 5000);
+        QVERIFY(locked(fedRecord, &Record::closeHookRan));
+        QVERIFY(locked(fedRecord, &Record::closeHookThread) == feederRecord->thread);
+    }
+
+    // Two connections feeding each other end up on one thread without moving back and forth.
+    void colocateMutualFeedSettles()
+    {
+        ferry::NetworkLimits limits;
+        limits.ioThreads = 2;
+        QVERIFY(startServer(limits));
+        QTcpSocket *a = connectClient();
+        QTcpSocket *b = connectClient();
+        QVERIFY(a && b);
+        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*a) && findRecord(*b), 5000);
+        auto ra = findRecord(*a), rb = findRecord(*b);
+        QByteArray line;
+        for (QTcpSocket *c : {a, b}) {
+            c->write("follow\n");
+            QVERIFY(readLineWithin(*c, &line));
+        }
+        uint64_t nextA = 0, nextB = 0;
+        for (int round = 0; round < 60; ++round) {
+            QVERIFY(relayOnce(a, b, rb->connectionId, &nextB, 50));
+            QVERIFY(relayOnce(b, a, ra->connectionId, &nextA, 50));
+        }
+        QCOMPARE(nextA, uint64_t(3000));
+        QCOMPARE(nextB, uint64_t(3000));
+        std::lock_guard<std::mutex> lock(g_mutex);
+        QVERIFY(ra->thread == rb->thread);
+        QCOMPARE(ra->moves + rb->moves, 1); // one of them moved, once: no swap, no going back and forth
+    }
+
+    // network.colocate = false: nothing moves.
+    void colocateOff()
+    {
+        ferry::NetworkLimits limits;
+        limits.ioThreads = 2;
+        limits.colocate = false;
+        QVERIFY(startServer(limits));
+        QTcpSocket *feeder = connectClient();
+        QTcpSocket *fed = connectClient();
+        QVERIFY(feeder && fed);
+        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*feeder) && findRecord(*fed), 5000);
+        auto fedRecord = findRecord(*fed);
+        const auto before = fedRecord->thread;
+        QByteArray line;
+        fed->write("follow\n");
+        QVERIFY(readLineWithin(*fed, &line));
+        uint64_t next = 0;
+        QTest::qWait(600); // past the first load sample, so only the setting can keep it in place
+        QVERIFY(relayRounds(feeder, fed, fedRecord->connectionId, &next, 100, 30, [&] { return next >= 3000; }));
+        std::lock_guard<std::mutex> lock(g_mutex);
+        QCOMPARE(fedRecord->moves, 0);
+        QVERIFY(fedRecord->thread == before);
     }
 
     void readErrorClosesOnlyThatConnection()

@@ -43,6 +43,9 @@ const KernelKey kKernelKeys[] = {
     {"network", "max_pending_write_bytes", "8388608",
      "unsent output above which a connection is not read from (4096 to 4 GiB)"},
     {"network", "idle_timeout_ms", "0", "close a connection that sent nothing for this long; 0: never"},
+    {"network", "colocate", "true",
+     "move a connection to the event-loop thread that feeds it nearly all its deliveries (a consumer to its "
+     "publisher's), while that thread is less than half busy (true or false)"},
 
     {"log", "level", "info", "trace, debug, info, warn or error"},
     {"log", "file", "${data_dir}/logs/ferry.log", "log file (rotated by size); empty: no log file"},
@@ -293,6 +296,7 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
     reader.unsignedValue("network", "max_pending_write_bytes", 4096, 1ull << 32,
                          &settings.network.maxPendingWriteBytes);
     reader.durationMs("network", "idle_timeout_ms", 1, 0, kDayMs, &settings.network.idleTimeoutMs);
+    reader.boolValue("network", "colocate", &settings.network.colocate);
 
     settings.auth.vhosts = kernelRef(config, "auth", "vhosts").value;
     settings.auth.users = kernelRef(config, "auth", "users").value;

@@ -2,20 +2,55 @@
 
 #include "net/NetLog.h"
 #include "net/TcpConnection.h"
+#include "platform/ThreadCpuTime.h"
 #include "plugin/PluginHost.h"
 
 #include <QTcpSocket>
+#include <QThread>
 #include <QTimer>
 
+#include <algorithm>
 #include <vector>
 
 namespace ferry::net {
+
+namespace {
+thread_local IoWorker *currentWorker = nullptr;
+constexpr std::chrono::milliseconds kLoadSample{250};
+} // namespace
 
 IoWorker::IoWorker(std::shared_ptr<ServerContext> context, int index) : context_(std::move(context)), index_(index) {}
 
 // Connections are QObject children of their worker: any still alive when the thread ends (closeAll() normally
 // finalized them all) are deleted with it, on the worker's thread.
 IoWorker::~IoWorker() = default;
+
+IoWorker *IoWorker::current()
+{
+    return currentWorker;
+}
+
+void IoWorker::startOnThread()
+{
+    currentWorker = this;
+    sampleWall_ = std::chrono::steady_clock::now();
+    sampleCpu_ = platform::currentThreadCpuTime();
+    auto *timer = new QTimer(this);
+    QObject::connect(timer, &QTimer::timeout, this, [this] { sampleLoad(); });
+    timer->start(kLoadSample);
+}
+
+void IoWorker::sampleLoad()
+{
+    const auto wall = std::chrono::steady_clock::now();
+    const auto cpu = platform::currentThreadCpuTime();
+    const double elapsed = double(std::chrono::duration_cast<std::chrono::nanoseconds>(wall - sampleWall_).count());
+    const double used = double((cpu - sampleCpu_).count());
+    busyPermille_.store(elapsed > 0 ? static_cast<uint32_t>(std::clamp(used / elapsed, 0.0, 1.0) * 1000.0) : 1000,
+                        std::memory_order_relaxed);
+    sampleWall_ = wall;
+    sampleCpu_ = cpu;
+}
 
 void IoWorker::adopt(qintptr descriptor, std::shared_ptr<const ListenerSpec> listener)
 {
@@ -128,6 +163,14 @@ void IoWorker::closeAll()
 void IoWorker::forget(TcpConnection *connection)
 {
     connections_.erase(connection);
+}
+
+void IoWorker::adoptMigrated(TcpConnection *connection)
+{
+    connection->setParent(this);
+    connections_.insert(connection);
+    if (stopping_)
+        connection->closeForShutdown();
 }
 
 Acceptor::Acceptor(std::shared_ptr<const ListenerSpec> listener, Dispatch dispatch, QObject *parent)

@@ -187,9 +187,13 @@ void NetworkServer::start()
         // QThread deletes deferred objects on its own thread as it finishes: the worker and any connection left.
         QObject::connect(thread, &QThread::finished, worker, &QObject::deleteLater);
         thread->start();
+        QMetaObject::invokeMethod(worker, [worker] { worker->startOnThread(); }, Qt::QueuedConnection);
         impl_->threads.push_back(thread);
         impl_->workers.push_back(worker);
     }
+    // Read by connections choosing a thread to move to (TcpConnection::migrate); fixed until every connection is
+    // gone. The first accepted connection happens after this assignment (listen() comes after start()).
+    impl_->context->workers = impl_->workers;
     net::logger()->debug("network: {} event-loop threads started", count);
 }
 

@@ -1,9 +1,10 @@
 // NetworkServer: the kernel's listeners, connections and event-loop threads. Protocol plugins never see a socket.
 //
 // Contract:
-//  - A fixed pool of `ioThreads` event-loop threads (QThread + Qt event loop). Each accepted connection is pinned to
-//    one thread (round robin) for its whole life; every plugin hook for it runs on that thread, never concurrently
-//    and never re-entrantly from inside a host service call.
+//  - A fixed pool of `ioThreads` event-loop threads (QThread + Qt event loop). Each accepted connection lives on one
+//    thread at a time (round robin at accept); every plugin hook for it runs on that thread, never concurrently and
+//    never re-entrantly from inside a host service call. With `colocate`, a connection that receives nearly all of
+//    its posted work from one other pool thread moves there between two hooks (see net/README.md, "Co-location").
 //  - The protocol plugin is driven sans-I/O: on_open, on_read(bytes, &consumed) with the unconsumed tail kept and
 //    offered again, on_timer, on_close. Deliveries and results from the kernel core reach the plugin through
 //    Connection::post(), which hops onto the connection's thread.
@@ -32,6 +33,9 @@ struct NetworkLimits {
     uint32_t idleTimeoutMs = 0;
     // How long a closing connection may take to flush its output before it is dropped (peer not reading).
     uint32_t closeFlushTimeoutMs = 5000;
+    // network.colocate: move a connection to the pool thread that posts it nearly all of its work (a consumer to its
+    // publisher's thread), while that thread has headroom. Saves a cross-thread wake-up per delivery.
+    bool colocate = true;
 };
 
 struct ListenerSpec {

@@ -30,6 +30,8 @@ int clampDelay(uint64_t ms)
 
 } // namespace
 
+thread_local TcpConnection *TcpConnection::inHookOnThisThread = nullptr;
+
 TcpConnection::TcpConnection(IoWorker *worker, std::shared_ptr<ServerContext> context,
                              std::shared_ptr<const ListenerSpec> listener, QTcpSocket *socket)
     : QObject(worker),
@@ -79,7 +81,7 @@ std::string TcpConnection::describe() const
 
 bool TcpConnection::onOwnThread() const
 {
-    return QThread::currentThread() == thread_;
+    return QThread::currentThread() == thread_.load(std::memory_order_acquire);
 }
 
 // ---- opening -------------------------------------------------------------------------------------------------
@@ -369,7 +371,13 @@ void TcpConnection::post(std::function<void()> fn)
     // Queued even from the connection thread, so fn never runs inside a hook. If the connection is deleted first,
     // Qt discards the queued call and fn is destroyed unrun.
     QMetaObject::invokeMethod(
-        this, [this, fn = std::move(fn)] { runPosted(fn); }, Qt::QueuedConnection);
+        this,
+        [this, from = IoWorker::current(), fromConnection = inHookOnThisThread ? inHookOnThisThread->id_ : 0,
+         fn = std::move(fn)] {
+            runPosted(fn);
+            notePostedFrom(from, fromConnection);
+        },
+        Qt::QueuedConnection);
 }
 
 void TcpConnection::wake(uint64_t token)
@@ -392,6 +400,97 @@ void TcpConnection::runPosted(const std::function<void()> &fn)
     } catch (...) {
         logger()->error("{}: posted function threw an unknown exception", describe());
     }
+}
+
+// ---- co-location ---------------------------------------------------------------------------------------------
+
+namespace {
+constexpr uint32_t kColocateWindow = 256;              // posts per decision window, plus up to as many again
+constexpr uint32_t kColocateBusyLimitPermille = 500;   // a thread at least this busy takes no connection
+constexpr std::chrono::seconds kColocateBackoff{1};    // after the n-th move, the next waits 2^n of these
+constexpr std::chrono::seconds kColocateBackoffMax{60};
+} // namespace
+
+void TcpConnection::notePostedFrom(IoWorker *from, uint64_t fromConnection)
+{
+    if (!context_->limits.colocate || state_ != State::Open || movingTo_.load(std::memory_order_relaxed) != nullptr ||
+        context_->workers.size() < 2)
+        return;
+    if (postsFrom_.empty()) {
+        postsFrom_.assign(context_->workers.size(), 0);
+        jitter_ = id_ * 0x9E3779B97F4A7C15ull + 1;
+    }
+    if (windowLength_ == 0) {
+        jitter_ ^= jitter_ << 13, jitter_ ^= jitter_ >> 7, jitter_ ^= jitter_ << 17;
+        windowLength_ = kColocateWindow + static_cast<uint32_t>(jitter_ % kColocateWindow);
+    }
+    if (from != nullptr)
+        ++postsFrom_[static_cast<size_t>(from->index())];
+    if (fromConnection == feederCandidate_)
+        ++feederVotes_;
+    else if (feederVotes_ == 0)
+        feederCandidate_ = fromConnection, feederVotes_ = 1;
+    else
+        --feederVotes_;
+    if (++windowPosts_ < windowLength_)
+        return;
+
+    const auto best = std::max_element(postsFrom_.begin(), postsFrom_.end());
+    IoWorker *target = context_->workers[static_cast<size_t>(best - postsFrom_.begin())];
+    const bool dominant = uint64_t(*best) * 10 >= uint64_t(windowPosts_) * 9;
+    const uint64_t feeder = feederCandidate_;
+    feeder_.store(feeder, std::memory_order_relaxed);
+    std::fill(postsFrom_.begin(), postsFrom_.end(), 0);
+    windowPosts_ = 0;
+    windowLength_ = 0;
+    feederCandidate_ = 0;
+    feederVotes_ = 0;
+    if (!dominant || target == worker_ || target->busyPermille() >= kColocateBusyLimitPermille)
+        return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < nextMoveAllowed_ || !mayMoveTo(target, feeder))
+        return;
+    nextMoveAllowed_ = now + std::min<std::chrono::steady_clock::duration>(
+                                 kColocateBackoff * (1ull << std::min(moves_, 6u)), kColocateBackoffMax);
+    ++moves_;
+    // From the event loop, not from inside this posted call.
+    QMetaObject::invokeMethod(this, [this, target] { migrate(target); }, Qt::QueuedConnection);
+}
+
+bool TcpConnection::mayMoveTo(IoWorker *target, uint64_t feeder)
+{
+    std::lock_guard lock(context_->registryMutex);
+    const auto it = feeder != 0 ? context_->registry.find(feeder) : context_->registry.end();
+    if (it != context_->registry.end()) {
+        const TcpConnection &other = *it->second;
+        if (other.movingTo_.load(std::memory_order_acquire) != nullptr)
+            return false; // it is moving itself: decide again once it has landed
+        if (other.thread_.load(std::memory_order_acquire) == thread_.load(std::memory_order_relaxed))
+            return false; // it has just moved here: the window's counts are stale
+        if (other.feeder_.load(std::memory_order_relaxed) == id_ && id_ < other.id_)
+            return false; // feeding each other: the younger connection moves, this one stays
+    }
+    movingTo_.store(target, std::memory_order_release);
+    return true;
+}
+
+void TcpConnection::migrate(IoWorker *target)
+{
+    if (state_ != State::Open || target == worker_ || worker_->stopping()) {
+        movingTo_.store(nullptr, std::memory_order_release);
+        return;
+    }
+    logger()->debug("{}: moves from event-loop thread {} to {}, which posts it nearly all of its work", describe(),
+                    worker_->index(), target->index());
+    worker_->forget(this);
+    setParent(nullptr); // moveToThread refuses an object with a parent
+    // Queued before the move, so the target adopts this before it runs any event of this connection (Qt moves the
+    // connection's queued events, timers and socket notifiers along, behind it).
+    QMetaObject::invokeMethod(target, [target, this] { target->adoptMigrated(this); }, Qt::QueuedConnection);
+    worker_ = target;
+    thread_.store(target->thread(), std::memory_order_release);
+    moveToThread(target->thread());
+    movingTo_.store(nullptr, std::memory_order_release);
 }
 
 void TcpConnection::addCloseHook(std::function<void()> fn)

@@ -1,8 +1,10 @@
 // TcpConnection: the kernel's implementation of ferry::Connection over a QTcpSocket, driving one protocol plugin
 // session sans-I/O. Internal to broker/kernel/net; the rest of the kernel sees only ferry::Connection.
 //
-// Threading: created on its event-loop thread (IoWorker::adopt) and used only there, except the members that
-// ferry::Connection marks "any thread" (id, plugin, peerAddress, post, writeBlocked).
+// Threading: created on an event-loop thread (IoWorker::adopt) and used only on the thread it lives on, except the
+// members that ferry::Connection marks "any thread" (id, plugin, peerAddress, post, writeBlocked). With
+// NetworkLimits::colocate it may move to another pool thread between two hooks (migrate(), README "Co-location");
+// it never runs on two threads at once.
 // Lifetime: deletes itself (deleteLater) on its thread after on_close and the close hooks ran; a thread that keeps
 // a Connection pointer must drop it in a close hook (see README.md).
 //
@@ -18,6 +20,7 @@
 #include <QAbstractSocket>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,6 +46,8 @@ struct ServerContext {
     // can be deleted, so a pointer found under the mutex may be posted to while the mutex is held.
     std::mutex registryMutex;
     std::unordered_map<uint64_t, TcpConnection *> registry;
+    // The pool, in index order; set by NetworkServer::start() before any connection exists, fixed afterwards.
+    std::vector<IoWorker *> workers;
 };
 
 class TcpConnection final : public QObject, public Connection {
@@ -88,15 +93,26 @@ private:
     // Marks "a plugin hook (or a posted function) is running" for the re-entrancy rule.
     class HookScope {
     public:
-        explicit HookScope(TcpConnection &c) : c_(c), previous_(c.inHook_) { c_.inHook_ = true; }
-        ~HookScope() { c_.inHook_ = previous_; }
+        explicit HookScope(TcpConnection &c) : c_(c), previous_(c.inHook_), outer_(inHookOnThisThread)
+        {
+            c_.inHook_ = true;
+            inHookOnThisThread = &c;
+        }
+        ~HookScope()
+        {
+            c_.inHook_ = previous_;
+            inHookOnThisThread = outer_;
+        }
         HookScope(const HookScope &) = delete;
         HookScope &operator=(const HookScope &) = delete;
 
     private:
         TcpConnection &c_;
         bool previous_;
+        TcpConnection *outer_;
     };
+    // The connection whose hook runs on the calling thread (nullptr outside hooks): who posts, for co-location.
+    static thread_local TcpConnection *inHookOnThisThread;
 
     bool accepting() const { return state_ == State::Opening || state_ == State::Open; }
     std::string describe() const; // "<plugin> connection <id> from <peer>", for log lines
@@ -126,12 +142,21 @@ private:
 
     void runPosted(const std::function<void()> &fn);
 
-    IoWorker *const worker_;
+    // Co-location (connection thread). notePostedFrom counts which pool thread (and which connection's hook) posted
+    // each piece of work; at the end of a window, when one other thread posted >= 90% of it, that thread is under
+    // half busy and the back-off has passed, mayMoveTo() settles it with the feeding connection (under the registry
+    // mutex, so two connections feeding each other never swap threads) and migrate() is queued. migrate() moves this
+    // object (socket, timers, queued events) to that thread.
+    void notePostedFrom(IoWorker *from, uint64_t fromConnection);
+    bool mayMoveTo(IoWorker *target, uint64_t feeder);
+    void migrate(IoWorker *target);
+
+    IoWorker *worker_; // the worker whose thread this lives on; changes only in migrate()
     const std::shared_ptr<ServerContext> context_;
     const std::shared_ptr<const ListenerSpec> listener_;
     QTcpSocket *const socket_; // child of this
     const uint64_t id_;
-    QThread *const thread_;
+    std::atomic<QThread *> thread_; // worker_'s thread; read by onOwnThread() from any thread
     std::string peer_; // set in the constructor, read-only afterwards
 
     State state_ = State::Opening;
@@ -153,6 +178,19 @@ private:
     QTimer *idleTimer_ = nullptr;
     QTimer *closeFlushTimer_ = nullptr;
     std::vector<std::function<void()>> closeHooks_;
+
+    // Co-location state (connection thread).
+    std::vector<uint32_t> postsFrom_; // this window's posts per worker index (sized on first use)
+    uint32_t windowPosts_ = 0;
+    uint32_t windowLength_ = 0; // varies per window, so two connections feeding each other do not decide in step
+    uint32_t moves_ = 0;
+    uint64_t jitter_ = 0;
+    std::chrono::steady_clock::time_point nextMoveAllowed_{};
+    uint64_t feederCandidate_ = 0; // Boyer-Moore majority vote over this window's posting connections
+    uint32_t feederVotes_ = 0;
+    // Read by other connections' mayMoveTo() under context_->registryMutex.
+    std::atomic<uint64_t> feeder_{0};            // the connection that posted most of the last window's work
+    std::atomic<IoWorker *> movingTo_{nullptr};  // set from the decision until migrate() has run
 };
 
 } // namespace ferry::net
