@@ -46,8 +46,8 @@ public:
     void closeAll();
     // Called by a connection when it has finalized, or when it leaves for another worker's thread.
     void forget(TcpConnection *connection);
-    // A connection that moved here from another worker (queued to this worker before the move, so it runs before
-    // any event of the connection on this thread). After closeAll() it is closed at once.
+    // A connection that has moved to this thread (TcpConnection::migrate), or stayed when Qt refused the move. After
+    // closeAll() it is closed at once.
     void adoptMigrated(TcpConnection *connection);
     bool stopping() const { return stopping_; }
 

@@ -476,21 +476,31 @@ bool TcpConnection::mayMoveTo(IoWorker *target, uint64_t feeder)
 
 void TcpConnection::migrate(IoWorker *target)
 {
-    if (state_ != State::Open || target == worker_ || worker_->stopping()) {
+    IoWorker *const from = worker_;
+    if (state_ != State::Open || target == from || from->stopping()) {
         movingTo_.store(nullptr, std::memory_order_release);
         return;
     }
     logger()->debug("{}: moves from event-loop thread {} to {}, which posts it nearly all of its work", describe(),
-                    worker_->index(), target->index());
-    worker_->forget(this);
+                    from->index(), target->index());
+    // Queued to this connection before the move, so Qt moves it along as the last of the connection's queued events:
+    // it runs on the target thread, after the work posted before the move and before anything posted after it. A
+    // connection that has closed by then is not adopted (its deferred delete comes later still).
+    QMetaObject::invokeMethod(
+        this,
+        [this, target] {
+            if (QThread::currentThread() == target->thread() && state_ != State::Closed)
+                target->adoptMigrated(this);
+        },
+        Qt::QueuedConnection);
+    from->forget(this);
     setParent(nullptr); // moveToThread refuses an object with a parent
-    // Queued before the move, so the target adopts this before it runs any event of this connection (Qt moves the
-    // connection's queued events, timers and socket notifiers along, behind it).
-    QMetaObject::invokeMethod(target, [target, this] { target->adoptMigrated(this); }, Qt::QueuedConnection);
     worker_ = target;
     thread_.store(target->thread(), std::memory_order_release);
-    moveToThread(target->thread());
     movingTo_.store(nullptr, std::memory_order_release);
+    // Qt refuses only an object with a parent or one not on the calling thread, neither of which holds here. From
+    // here on the connection may run (and even close and be deleted) on the target thread: touch nothing after this.
+    moveToThread(target->thread());
 }
 
 void TcpConnection::addCloseHook(std::function<void()> fn)
