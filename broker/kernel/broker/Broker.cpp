@@ -2,6 +2,7 @@
 
 #include "auth/AuthRegistry.h"
 #include "broker/ProtocolServices.h"
+#include "broker/MemoryReclaimer.h"
 #include "broker/ResourceAlarms.h"
 #include "net/NetworkServer.h"
 #include "plugin/PluginHost.h"
@@ -53,6 +54,7 @@ struct Broker::Impl {
     ferry_protocol_host protocolHost{};
     std::unique_ptr<NetworkServer> network;
     std::unique_ptr<ResourceAlarms> alarms;
+    std::unique_ptr<MemoryReclaimer> reclaimer;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
     bool started = false;
 
@@ -144,6 +146,8 @@ bool Broker::start(std::string *error)
     d.alarms = std::make_unique<ResourceAlarms>(d.settings.dataDir, d.settings.diskFreeLimit, *d.scheduler,
                                                 *d.network);
     d.alarms->start();
+    d.reclaimer = std::make_unique<MemoryReclaimer>(*d.scheduler);
+    d.reclaimer->start();
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
                                       d.delayed.get(), d.prepared.get(), d.keys.get(), d.router.get(),
@@ -214,6 +218,7 @@ void Broker::stop()
         d.storage->close();
     d.network.reset();
     d.alarms.reset(); // after the scheduler stopped: no check is left to run
+    d.reclaimer.reset();
     d.started = false;
     if (d.queues) {
         d.queues->setAppendObserver(nullptr);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,20 @@ struct ferry_message;
 namespace ferry {
 
 using MessageId = std::array<uint8_t, 16>;
+
+// Counts the messages alive in the process (a member of Message, so Message keeps its implicit copy and move).
+// Relaxed atomics: a figure for housekeeping (MemoryReclaimer), not for synchronisation.
+class LiveMessageCount {
+public:
+    LiveMessageCount() { live_.fetch_add(1, std::memory_order_relaxed); }
+    LiveMessageCount(const LiveMessageCount &) : LiveMessageCount() {}
+    LiveMessageCount &operator=(const LiveMessageCount &) { return *this; }
+    ~LiveMessageCount() { live_.fetch_sub(1, std::memory_order_relaxed); }
+    static int64_t now() { return live_.load(std::memory_order_relaxed); }
+
+private:
+    static inline std::atomic<int64_t> live_{0};
+};
 
 struct Message {
     MessageId id{};
@@ -38,6 +53,7 @@ struct Message {
     uint32_t priority = 0;
     uint64_t ttlMs = 0; // meaningful with FERRY_MESSAGE_HAS_TTL
     std::string body;
+    LiveMessageCount counted;
 
     bool persistent() const;
     // The borrowed view handed to a plugin's on_delivery; valid while this Message lives.
