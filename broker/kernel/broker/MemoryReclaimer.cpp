@@ -13,7 +13,7 @@
 namespace ferry {
 
 namespace {
-constexpr uint32_t kCheckIntervalMs = 1000;
+constexpr uint32_t kCheckIntervalMs = 250;
 
 std::shared_ptr<spdlog::logger> log()
 {
