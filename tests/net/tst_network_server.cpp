@@ -719,24 +719,45 @@ private Q_SLOTS:
         return done();
     }
 
+    // Starts a two-thread server (colocate as given) and connects two clients, which round robin puts on different
+    // threads; b, and a too when bothFollow, is told "follow" (its hooks may move; the other's must not). Fails the
+    // test on any Qt warning (Qt refusing a move).
+    void startFollowingPair(bool colocate, bool bothFollow, QTcpSocket **a, QTcpSocket **b,
+                            std::shared_ptr<Record> *ra, std::shared_ptr<Record> *rb)
+    {
+        QTest::failOnWarning(QRegularExpression("QObject|QSocketNotifier|QTimer"));
+        ferry::NetworkLimits limits;
+        limits.ioThreads = 2;
+        limits.colocate = colocate;
+        QVERIFY(startServer(limits));
+        *a = connectClient();
+        *b = connectClient();
+        QVERIFY(*a && *b);
+        QTRY_VERIFY_WITH_TIMEOUT(findRecord(**a) && findRecord(**b), 5000);
+        *ra = findRecord(**a);
+        *rb = findRecord(**b);
+        QVERIFY((*ra)->thread != (*rb)->thread);
+        QByteArray line;
+        for (QTcpSocket *c : {*a, *b}) {
+            if (c == *a && !bothFollow)
+                continue;
+            c->write("follow\n");
+            QVERIFY(readLineWithin(*c, &line));
+            QCOMPARE(line, QByteArray("ok"));
+        }
+    }
+
     // Co-location: a connection that receives nearly all of its work from another pool thread moves there, keeps its
     // order, timers and socket, and runs on one thread at a time.
     void colocateMovesAFedConnection()
     {
-        QTest::failOnWarning(QRegularExpression("QObject|QSocketNotifier|QTimer")); // Qt refusing a move
-        ferry::NetworkLimits limits;
-        limits.ioThreads = 2;
-        QVERIFY(startServer(limits));
-        QTcpSocket *feeder = connectClient();
-        QTcpSocket *fed = connectClient();
-        QVERIFY(feeder && fed);
-        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*feeder) && findRecord(*fed), 5000);
-        auto feederRecord = findRecord(*feeder), fedRecord = findRecord(*fed);
-        QVERIFY(feederRecord->thread != fedRecord->thread); // round robin over two threads
+        QTcpSocket *feeder = nullptr, *fed = nullptr;
+        std::shared_ptr<Record> feederRecord, fedRecord;
+        startFollowingPair(true, false, &feeder, &fed, &feederRecord, &fedRecord);
+        if (QTest::currentTestFailed())
+            return;
         QByteArray line;
-        fed->write("follow\ntimer 5 1500\n");
-        QVERIFY(readLineWithin(*fed, &line));
-        QCOMPARE(line, QByteArray("ok"));
+        fed->write("timer 5 1500\n");
 
         uint64_t next = 0;
         const auto moved = [&] { return locked(fedRecord, &Record::moves) > 0; };
@@ -768,20 +789,11 @@ private Q_SLOTS:
     // Two connections feeding each other end up on one thread without moving back and forth.
     void colocateMutualFeedSettles()
     {
-        QTest::failOnWarning(QRegularExpression("QObject|QSocketNotifier|QTimer")); // Qt refusing a move
-        ferry::NetworkLimits limits;
-        limits.ioThreads = 2;
-        QVERIFY(startServer(limits));
-        QTcpSocket *a = connectClient();
-        QTcpSocket *b = connectClient();
-        QVERIFY(a && b);
-        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*a) && findRecord(*b), 5000);
-        auto ra = findRecord(*a), rb = findRecord(*b);
-        QByteArray line;
-        for (QTcpSocket *c : {a, b}) {
-            c->write("follow\n");
-            QVERIFY(readLineWithin(*c, &line));
-        }
+        QTcpSocket *a = nullptr, *b = nullptr;
+        std::shared_ptr<Record> ra, rb;
+        startFollowingPair(true, true, &a, &b, &ra, &rb);
+        if (QTest::currentTestFailed())
+            return;
         uint64_t nextA = 0, nextB = 0;
         for (int round = 0; round < 60; ++round) {
             QVERIFY(relayOnce(a, b, rb->connectionId, &nextB, 50));
@@ -797,20 +809,12 @@ private Q_SLOTS:
     // network.colocate = false: nothing moves.
     void colocateOff()
     {
-        QTest::failOnWarning(QRegularExpression("QObject|QSocketNotifier|QTimer")); // Qt refusing a move
-        ferry::NetworkLimits limits;
-        limits.ioThreads = 2;
-        limits.colocate = false;
-        QVERIFY(startServer(limits));
-        QTcpSocket *feeder = connectClient();
-        QTcpSocket *fed = connectClient();
-        QVERIFY(feeder && fed);
-        QTRY_VERIFY_WITH_TIMEOUT(findRecord(*feeder) && findRecord(*fed), 5000);
-        auto fedRecord = findRecord(*fed);
+        QTcpSocket *feeder = nullptr, *fed = nullptr;
+        std::shared_ptr<Record> feederRecord, fedRecord;
+        startFollowingPair(false, false, &feeder, &fed, &feederRecord, &fedRecord);
+        if (QTest::currentTestFailed())
+            return;
         const auto before = fedRecord->thread;
-        QByteArray line;
-        fed->write("follow\n");
-        QVERIFY(readLineWithin(*fed, &line));
         uint64_t next = 0;
         QTest::qWait(600); // past the first load sample, so only the setting can keep it in place
         QVERIFY(relayRounds(feeder, fed, fedRecord->connectionId, &next, 100, 30, [&] { return next >= 3000; }));

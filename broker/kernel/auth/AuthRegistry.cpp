@@ -1,5 +1,6 @@
 #include "auth/AuthRegistry.h"
 
+#include "log/Logging.h"
 #include "queue/Message.h"
 #include "storage/StorageEngine.h"
 
@@ -21,12 +22,6 @@ namespace {
 const std::string kUserPrefix = "user/";
 const std::string kVhostPrefix = "vhost/";
 const std::string kPermissionPrefix = "permission/";
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 std::vector<std::string> splitList(const std::string &s, char sep)
 {
@@ -222,7 +217,8 @@ bool AuthRegistry::restore(const AuthSettings &settings, std::string *error)
         putUser(settings.defaultUser, settings.defaultPass, "administrator");
         std::string err;
         putPermission(settings.defaultUser, FERRY_DEFAULT_VHOST, ".*", ".*", ".*", &err);
-        log()->info("auth: created the default user '{}' with full permissions on vhost '/'", settings.defaultUser);
+        kernelLogger()->info("auth: created the default user '{}' with full permissions on vhost '/'",
+                             settings.defaultUser);
     }
     for (const std::string &u : splitList(settings.users, ';')) {
         const size_t colon = u.find(':');
@@ -246,7 +242,7 @@ bool AuthRegistry::restore(const AuthSettings &settings, std::string *error)
         putPermission(parsed.user, parsed.vhost, parsed.configure, parsed.write, parsed.read, &err);
     }
     std::shared_lock lock(mutex_);
-    log()->info("auth: {} users, {} vhosts, {} permission entries", users_.size(), vhosts_.size(),
+    kernelLogger()->info("auth: {} users, {} vhosts, {} permission entries", users_.size(), vhosts_.size(),
                 permissions_.size());
     return true;
 }

@@ -1,5 +1,6 @@
 #include "broker/MemoryReclaimer.h"
 
+#include "log/Logging.h"
 #include "platform/FreeMemory.h"
 #include "queue/Message.h"
 #include "sched/Scheduler.h"
@@ -14,12 +15,6 @@ namespace ferry {
 
 namespace {
 constexpr uint32_t kCheckIntervalMs = 250;
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 } // namespace
 
 void MemoryReclaimer::start()
@@ -39,8 +34,9 @@ void MemoryReclaimer::check()
         if (platform::returnFreeMemoryToOs()) {
             ++reclaims_;
             const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
-            log()->debug("memory: {} messages freed since the peak of {}; free heap returned to the OS in {:.1f} ms",
-                         peak_ - live, peak_, ms.count());
+            kernelLogger()->debug(
+                "memory: {} messages freed since the peak of {}; free heap returned to the OS in {:.1f} ms",
+                peak_ - live, peak_, ms.count());
         }
         peak_ = live;
     }

@@ -1,5 +1,6 @@
 #include "broker/ResourceAlarms.h"
 
+#include "log/Logging.h"
 #include "net/NetworkServer.h"
 #include "sched/Scheduler.h"
 
@@ -14,12 +15,6 @@ namespace ferry {
 
 namespace {
 constexpr uint32_t kCheckIntervalMs = 1000;
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 } // namespace
 
 ResourceAlarms::ResourceAlarms(std::filesystem::path dataDir, uint64_t diskFreeLimit, Scheduler &scheduler,
@@ -45,12 +40,13 @@ void ResourceAlarms::check()
         if (now != before) {
             alarms_.store(now, std::memory_order_release);
             if (now & FERRY_ALARM_DISK)
-                log()->warn("disk alarm raised: {} bytes free where {} lives, below storage.disk_free_limit = {}; "
-                            "publishers are blocked until space is freed",
-                            free, dataDir_.string(), diskFreeLimit_);
+                kernelLogger()->warn(
+                    "disk alarm raised: {} bytes free where {} lives, below storage.disk_free_limit = {}; "
+                    "publishers are blocked until space is freed",
+                    free, dataDir_.string(), diskFreeLimit_);
             else
-                log()->info("disk alarm cleared: {} bytes free where {} lives (storage.disk_free_limit = {})", free,
-                            dataDir_.string(), diskFreeLimit_);
+                kernelLogger()->info("disk alarm cleared: {} bytes free where {} lives (storage.disk_free_limit = {})",
+                                     free, dataDir_.string(), diskFreeLimit_);
             network_.broadcastAlarm(now);
         }
     }

@@ -1,6 +1,8 @@
 // NetLog: the network layer's logger and small text helpers shared by its files. Internal to broker/kernel/net.
 #pragma once
 
+#include "log/Logging.h"
+
 #include <ferry/ferry_plugin.h>
 
 #include <QHostAddress>
@@ -12,13 +14,11 @@
 
 namespace ferry::net {
 
-// The kernel logger when the app registered one ("kernel"), else spdlog's default logger. Looked up per call:
-// the network layer logs only on rare events (refusals, errors, limits), never per message.
+// The kernel logger (ferry::kernelLogger). Looked up per call: the network layer logs only on rare events
+// (refusals, errors, limits), never per message.
 inline std::shared_ptr<spdlog::logger> logger()
 {
-    if (auto kernel = spdlog::get("kernel"))
-        return kernel;
-    return spdlog::default_logger();
+    return ferry::kernelLogger();
 }
 
 // "FERRY_E_PROTOCOL" etc. for log lines; "status <n>" for codes this kernel does not know.

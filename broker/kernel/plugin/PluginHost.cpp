@@ -6,6 +6,7 @@
 //    PluginHost is destroyed the context is detached from its ConfigLookup; config_get then answers declared
 //    defaults only, and log() keeps working.
 #include "plugin/PluginHost.h"
+#include "log/Logging.h"
 
 #include <ferry/sdk.hpp>
 
@@ -40,15 +41,6 @@ std::string pathText(const std::filesystem::path &path)
 std::string abiText(unsigned major, unsigned minor)
 {
     return std::to_string(major) + "." + std::to_string(minor);
-}
-
-// The logger kernel code writes to: "kernel" when the log module registered one, else spdlog's default. May be null
-// only if someone replaced the default logger with null.
-std::shared_ptr<spdlog::logger> kernelLogger()
-{
-    if (auto kernel = spdlog::get("kernel"))
-        return kernel;
-    return spdlog::default_logger();
 }
 
 // A logger named after the plugin, so a sink pattern with %n puts the plugin's name on every line it writes. An

@@ -1,5 +1,6 @@
 #include "queue/Queue.h"
 
+#include "log/Logging.h"
 #include "sched/Scheduler.h"
 #include "storage/StorageEngine.h"
 
@@ -21,12 +22,6 @@ constexpr uint64_t kFillBytes = 8ull << 20;
 constexpr uint64_t kPullBytes = 16ull << 20;
 // Longest single timer wait (the scheduler takes 32-bit milliseconds); longer waits re-arm.
 constexpr uint64_t kMaxTimerMs = 3600u * 1000u;
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 uint64_t wallMs()
 {
@@ -282,9 +277,10 @@ void Queue::onAppended(ferry_status status, uint64_t offset, const std::string &
     if (appendsInFlight_ > 0)
         --appendsInFlight_;
     if (status != FERRY_OK && !appendFailed_) {
-        log()->error("queue '{}': storing offset {} failed ({}): {}; publishes to it are refused until the queue "
-                     "has caught up with its log",
-                     name_, offset, status, error);
+        kernelLogger()->error(
+            "queue '{}': storing offset {} failed ({}): {}; publishes to it are refused until the queue "
+            "has caught up with its log",
+            name_, offset, status, error);
         appendFailed_ = true;
         firstFailedOffset_ = offset;
         appendFailStatus_ = status;
@@ -313,12 +309,12 @@ void Queue::onAppendsResumed(ferry_status status, uint64_t next, const std::stri
         std::lock_guard lock(mutex_);
         resyncing_ = false;
         if (status != FERRY_OK) {
-            log()->error("queue '{}': reading its log's bounds after a failed write failed ({}): {}", name_, status,
-                         error);
+            kernelLogger()->error("queue '{}': reading its log's bounds after a failed write failed ({}): {}", name_,
+                                  status, error);
             return; // still refusing; the next publish tries again (resyncAppendsLocked)
         }
         if (next != firstFailedOffset_)
-            log()->warn("queue '{}': the log ends at {}, the first unstored message was {}", name_, next,
+            kernelLogger()->warn("queue '{}': the log ends at {}, the first unstored message was {}", name_, next,
                         firstFailedOffset_);
         // What was numbered but not stored goes: ready copies, and deliveries made before the failure was known
         // (their publishers got a nack; a later ack of them finds nothing).
@@ -333,7 +329,8 @@ void Queue::onAppendsResumed(ferry_status status, uint64_t next, const std::stri
         loadedUpTo_ = std::min(loadedUpTo_, next_);
         holesAhead_ = 0;
         appendFailed_ = false;
-        log()->info("queue '{}': appends resume at offset {} ({} unstored messages dropped)", name_, next_, dropped);
+        kernelLogger()->info("queue '{}': appends resume at offset {} ({} unstored messages dropped)", name_, next_,
+                             dropped);
     }
     finish(after);
 }
@@ -441,18 +438,18 @@ void Queue::append(MessagePtr msg, PublishDone done)
             // Submitted under the queue's lock so the storage thread sees this queue's appends in offset order.
             ++appendsInFlight_;
             std::weak_ptr<Queue> weak = weak_from_this();
-            storage_->append(id_, msg,
-                             [weak, offset, done, waitForStore](ferry_status st, uint64_t stored, const std::string &err) {
-                                 auto self = weak.lock();
-                                 if (st == FERRY_OK && stored != offset)
-                                     log()->error("queue '{}': storage assigned offset {} to the message the kernel "
-                                                  "numbered {}",
-                                                  self ? self->name_ : std::string("?"), stored, offset);
-                                 if (self)
-                                     self->onAppended(st, offset, err);
-                                 if (waitForStore && done)
-                                     done(st, offset, err);
-                             });
+            storage_->append(
+                id_, msg, [weak, offset, done, waitForStore](ferry_status st, uint64_t stored, const std::string &err) {
+                    auto self = weak.lock();
+                    if (st == FERRY_OK && stored != offset)
+                        kernelLogger()->error("queue '{}': storage assigned offset {} to the message the kernel "
+                                              "numbered {}",
+                                              self ? self->name_ : std::string("?"), stored, offset);
+                    if (self)
+                        self->onAppended(st, offset, err);
+                    if (waitForStore && done)
+                        done(st, offset, err);
+                });
         }
         if (AppendObserver *observer = observer_.load(std::memory_order_acquire);
             observer != nullptr && durable() && (flags_ & kCursorQueue) && !(flags_ & kInternalStore) &&
@@ -700,8 +697,8 @@ void Queue::requestFillLocked()
             return s.read(queueId, from, kFillMessages, kFillBytes, [&](const ferry_storage_record &rec) {
                 auto m = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
                 if (!m)
-                    log()->error("queue '{}': record at offset {} is not a kernel message record; skipped", queueName,
-                                 rec.offset);
+                    kernelLogger()->error("queue '{}': record at offset {} is not a kernel message record; skipped",
+                                          queueName, rec.offset);
                 else
                     records->emplace_back(rec.offset, std::move(m));
                 return true;
@@ -726,8 +723,8 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
         if (deleted_)
             return;
         if (status != FERRY_OK && status != FERRY_E_CORRUPT) {
-            log()->error("queue '{}': reading from storage at offset {} failed ({}): {}", name_, loadedUpTo_, status,
-                         error);
+            kernelLogger()->error("queue '{}': reading from storage at offset {} failed ({}): {}", name_, loadedUpTo_,
+                                  status, error);
             return;
         }
         uint64_t expected = loadedUpTo_; // the holes passed over by this read are no longer ahead
@@ -747,7 +744,8 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
         if (!records.empty()) {
             loadedUpTo_ = std::max(loadedUpTo_, records.back().first + 1);
         } else if (status == FERRY_E_CORRUPT) {
-            log()->error("queue '{}': skipping a corrupt record at or after offset {}: {}", name_, loadedUpTo_, error);
+            kernelLogger()->error("queue '{}': skipping a corrupt record at or after offset {}: {}", name_, loadedUpTo_,
+                                  error);
             ++loadedUpTo_;
         } else {
             if (nextAtSubmit > expected)
@@ -755,7 +753,7 @@ void Queue::onFilled(std::vector<std::pair<uint64_t, MessagePtr>> records, uint6
             loadedUpTo_ = std::max(loadedUpTo_, nextAtSubmit);
         }
         if (status == FERRY_E_CORRUPT && !records.empty())
-            log()->error("queue '{}': corrupt record after offset {}: {}", name_, records.back().first, error);
+            kernelLogger()->error("queue '{}': corrupt record after offset {}: {}", name_, records.back().first, error);
         expireLocked(after);
         dispatchLocked(deliveries);
         if (args_.maxLength >= 0 || args_.maxLengthBytes >= 0)
@@ -954,7 +952,8 @@ void Queue::expireWaiter(uint64_t waiterId)
     uint64_t nextOffset = 0;
     {
         std::lock_guard lock(mutex_);
-        auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter &w) { return w.waiterId == waiterId; });
+        auto it =
+            std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter &w) { return w.waiterId == waiterId; });
         if (it == waiters_.end())
             return;
         found = std::move(*it);
@@ -1045,7 +1044,7 @@ void Queue::servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uin
                 if (m)
                     records->emplace_back(rec.offset, std::move(m));
                 else
-                    log()->error("queue '{}': record at offset {} is not a kernel message record; skipped",
+                    kernelLogger()->error("queue '{}': record at offset {} is not a kernel message record; skipped",
                                  queueName, rec.offset);
                 return true;
             });

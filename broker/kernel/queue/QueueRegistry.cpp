@@ -1,5 +1,6 @@
 #include "queue/QueueRegistry.h"
 
+#include "log/Logging.h"
 #include "storage/StorageEngine.h"
 
 #include <spdlog/spdlog.h>
@@ -16,12 +17,6 @@ namespace {
 const std::string kQueuePrefix = "queue/";
 // "delivered/<queue id>" -> one past the highest offset delivered, written by saveDeliveryMarks (graceful stop).
 const std::string kDeliveredPrefix = "delivered/";
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 std::string encodeQueueMeta(uint64_t id, uint32_t flags, const QueueArgs &args)
 {
@@ -69,7 +64,8 @@ std::string firstDifference(const Queue &q, const std::string &name, uint32_t fl
     const bool wantDurable = (flags & FERRY_QUEUE_DURABLE) != 0;
     if (wantDurable != haveDurable)
         return text("durable", boolText(wantDurable), boolText(haveDurable));
-    const bool wantExclusive = (flags & FERRY_QUEUE_EXCLUSIVE) != 0, haveExclusive = (have & FERRY_QUEUE_EXCLUSIVE) != 0;
+    const bool wantExclusive = (flags & FERRY_QUEUE_EXCLUSIVE) != 0,
+               haveExclusive = (have & FERRY_QUEUE_EXCLUSIVE) != 0;
     if (wantExclusive != haveExclusive)
         return text("exclusive", boolText(wantExclusive), boolText(haveExclusive));
     const bool wantAuto = (flags & FERRY_QUEUE_AUTO_DELETE) != 0, haveAuto = (have & FERRY_QUEUE_AUTO_DELETE) != 0;
@@ -148,7 +144,7 @@ ferry_status recoverLeaseQueue(StorageSession &s, uint64_t queueId, uint64_t low
         if (const ferry_status r = s.ack(queueId, offset); r != FERRY_OK)
             return r;
     if (!transient.empty())
-        log()->info("queue id {}: {} non-persistent messages from before the restart dropped", queueId,
+        kernelLogger()->info("queue id {}: {} non-persistent messages from before the restart dropped", queueId,
                     transient.size());
     return FERRY_OK;
 }
@@ -191,7 +187,7 @@ void QueueRegistry::saveDeliveryMarks()
         },
         &error);
     if (st != FERRY_OK)
-        log()->warn("saving the delivery marks of {} queues failed ({}): {}", marks.size(), st, error);
+        kernelLogger()->warn("saving the delivery marks of {} queues failed ({}): {}", marks.size(), st, error);
 }
 
 bool QueueRegistry::restore(std::string *error)
@@ -213,7 +209,7 @@ bool QueueRegistry::restore(std::string *error)
                 Found f;
                 f.name = std::string(key.substr(kQueuePrefix.size()));
                 if (!decodeQueueMeta(value, &f.id, &f.flags, &f.args)) {
-                    log()->error("metadata for queue '{}' is unreadable; the queue is not restored", f.name);
+                    kernelLogger()->error("metadata for queue '{}' is unreadable; the queue is not restored", f.name);
                     return;
                 }
                 found.push_back(std::move(f));
@@ -221,7 +217,8 @@ bool QueueRegistry::restore(std::string *error)
             if (r != FERRY_OK)
                 return r;
             r = s.metaScan(kDeliveredPrefix, [&](std::string_view key, std::string_view value) {
-                const uint64_t id = std::strtoull(std::string(key.substr(kDeliveredPrefix.size())).c_str(), nullptr, 10);
+                const uint64_t id =
+                    std::strtoull(std::string(key.substr(kDeliveredPrefix.size())).c_str(), nullptr, 10);
                 delivered[id] = std::strtoull(std::string(value).c_str(), nullptr, 10);
             });
             if (r != FERRY_OK)
@@ -238,8 +235,8 @@ bool QueueRegistry::restore(std::string *error)
                 known.insert(f.id);
                 if (!inStorage.count(f.id)) {
                     // Metadata made it to disk but the queue's log did not: recreate it empty.
-                    log()->warn("queue '{}' (id {}) has metadata but no log in storage; recreating it empty", f.name,
-                                f.id);
+                    kernelLogger()->warn("queue '{}' (id {}) has metadata but no log in storage; recreating it empty",
+                                         f.name, f.id);
                     if ((r = s.queueCreate(f.id, storageFlags(f.flags))) != FERRY_OK)
                         return r;
                 }
@@ -250,7 +247,8 @@ bool QueueRegistry::restore(std::string *error)
             }
             for (uint64_t id : inStorage) {
                 if (!known.count(id)) {
-                    log()->warn("storage holds a log (queue id {}) that no queue metadata names; deleting it", id);
+                    kernelLogger()->warn("storage holds a log (queue id {}) that no queue metadata names; deleting it",
+                                         id);
                     if ((r = s.queueDelete(id)) != FERRY_OK)
                         return r;
                 }
@@ -272,7 +270,7 @@ bool QueueRegistry::restore(std::string *error)
     }
     for (uint64_t id : inStorage)
         nextId_ = std::max(nextId_, id + 1);
-    log()->info("restored {} durable queues", found.size());
+    kernelLogger()->info("restored {} durable queues", found.size());
     return true;
 }
 

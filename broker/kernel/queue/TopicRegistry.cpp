@@ -1,5 +1,6 @@
 #include "queue/TopicRegistry.h"
 
+#include "log/Logging.h"
 #include "queue/QueueRegistry.h"
 #include "storage/StorageEngine.h"
 
@@ -12,12 +13,6 @@ namespace ferry {
 
 namespace {
 const std::string kTopicPrefix = "topic/";
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 std::string encodeTopicMeta(const TopicConfig &t)
 {
@@ -36,7 +31,7 @@ bool decodeTopicMeta(std::string_view value, TopicConfig *t)
 void logDeclareFailure(const std::string &queue, ferry_status st, const std::string &err)
 {
     if (st != FERRY_OK)
-        log()->error("creating topic queue '{}' failed (status {}): {}", queue, st, err);
+        kernelLogger()->error("creating topic queue '{}' failed (status {}): {}", queue, st, err);
 }
 } // namespace
 
@@ -66,7 +61,7 @@ bool TopicRegistry::restore(std::string *error)
                 TopicConfig t;
                 t.name = std::string(key.substr(kTopicPrefix.size()));
                 if (!decodeTopicMeta(value, &t)) {
-                    log()->error("metadata for topic '{}' is unreadable; the topic is not restored", t.name);
+                    kernelLogger()->error("metadata for topic '{}' is unreadable; the topic is not restored", t.name);
                     return;
                 }
                 found.push_back(std::move(t));
@@ -81,12 +76,13 @@ bool TopicRegistry::restore(std::string *error)
         for (uint32_t i = 0; i < t.queueCount(); ++i) {
             const std::string q = queueName(t.name, i);
             if (!queues_.find(q))
-                queues_.declare(q, FERRY_QUEUE_DURABLE | QueueRegistry::kCursorQueue,
-                                [q](ferry_status s, const QueuePtr &, const std::string &e) { logDeclareFailure(q, s, e); });
+                queues_.declare(
+                    q, FERRY_QUEUE_DURABLE | QueueRegistry::kCursorQueue,
+                    [q](ferry_status s, const QueuePtr &, const std::string &e) { logDeclareFailure(q, s, e); });
         }
         topics_[t.name] = std::move(t);
     }
-    log()->info("restored {} topics", topics_.size());
+    kernelLogger()->info("restored {} topics", topics_.size());
     return true;
 }
 
@@ -119,7 +115,7 @@ ferry_status TopicRegistry::declare(const TopicConfig &config, uint32_t flags, s
     storage_.submit([key, value](StorageSession &s) { return s.metaPut(key, value); },
                     [name = config.name](ferry_status st, const std::string &err) {
                         if (st != FERRY_OK)
-                            log()->error("storing topic '{}' failed (status {}): {}", name, st, err);
+                            kernelLogger()->error("storing topic '{}' failed (status {}): {}", name, st, err);
                     },
                     true);
     topics_[config.name] = config;

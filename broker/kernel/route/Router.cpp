@@ -1,5 +1,6 @@
 #include "route/Router.h"
 
+#include "log/Logging.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
 #include "sched/DelayedDelivery.h"
@@ -20,12 +21,6 @@ namespace {
 const std::string kExchangePrefix = "exchange/";
 const std::string kBindingPrefix = "binding/";
 constexpr int kMaxRouteDepth = 32; // exchange-to-exchange hops
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 uint64_t wallMs()
 {
@@ -110,7 +105,8 @@ std::vector<std::pair<std::string_view, std::string_view>> parseBlock(std::strin
 }
 
 // RabbitMQ's headers-exchange match of binding arguments against a message's properties.
-bool headersMatch(const std::string &bindingArgs, const std::vector<std::pair<std::string_view, std::string_view>> &props)
+bool headersMatch(const std::string &bindingArgs,
+                  const std::vector<std::pair<std::string_view, std::string_view>> &props)
 {
     const auto args = parseBlock(bindingArgs);
     std::string_view mode = "all";
@@ -172,7 +168,8 @@ bool Router::topicMatch(const std::string &pattern, const std::string &key)
         size_t start = 0;
         for (;;) {
             const size_t dot = s.find('.', start);
-            w.emplace_back(std::string_view(s).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+            w.emplace_back(
+                std::string_view(s).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
             if (dot == std::string::npos)
                 break;
             start = dot + 1;
@@ -210,7 +207,7 @@ bool Router::restore(std::string *error)
                 ExchangeConfig e;
                 e.name = std::string(key.substr(kExchangePrefix.size()));
                 if (!decodeExchangeMeta(value, &e)) {
-                    log()->error("metadata for exchange '{}' is unreadable; not restored", e.name);
+                    kernelLogger()->error("metadata for exchange '{}' is unreadable; not restored", e.name);
                     return;
                 }
                 found.push_back(std::move(e));
@@ -220,7 +217,7 @@ bool Router::restore(std::string *error)
             return s.metaScan(kBindingPrefix, [&](std::string_view key, std::string_view) {
                 BindingConfig b;
                 if (!decodeBindingKey(key.substr(kBindingPrefix.size()), &b)) {
-                    log()->error("a binding's metadata is unreadable; not restored");
+                    kernelLogger()->error("a binding's metadata is unreadable; not restored");
                     return;
                 }
                 bindings.push_back(std::move(b));
@@ -243,9 +240,9 @@ bool Router::restore(std::string *error)
         if (bind(b, &err) == FERRY_OK)
             ++restored;
         else
-            log()->warn("binding {} -> {} not restored: {}", b.source, b.destination, err);
+            kernelLogger()->warn("binding {} -> {} not restored: {}", b.source, b.destination, err);
     }
-    log()->info("restored {} exchanges and {} bindings", found.size(), restored);
+    kernelLogger()->info("restored {} exchanges and {} bindings", found.size(), restored);
     return true;
 }
 
@@ -263,7 +260,7 @@ void Router::ensureVhost(const std::string &vhost)
         std::string err;
         const ferry_status st = declareExchange(e, false, &err);
         if (st != FERRY_OK)
-            log()->error("predeclaring exchange '{}' in vhost '{}' failed: {}", name, vhost, err);
+            kernelLogger()->error("predeclaring exchange '{}' in vhost '{}' failed: {}", name, vhost, err);
     }
 }
 
@@ -341,7 +338,7 @@ ferry_status Router::declareExchange(const ExchangeConfig &config, bool passive,
                             StorageSession &s) { return s.metaPut(key, value); },
                         [name = config.name](ferry_status st, const std::string &err) {
                             if (st != FERRY_OK)
-                                log()->error("storing exchange '{}' failed ({}): {}", name, st, err);
+                                kernelLogger()->error("storing exchange '{}' failed ({}): {}", name, st, err);
                         },
                         true);
     }
@@ -353,8 +350,8 @@ ferry_status Router::deleteExchange(const std::string &name, bool ifUnused, std:
     const auto [vhost, plain] = split(name);
     std::unique_lock lock(mutex_);
     if (ExchangePtr topic = findLocked(name); topic && topic->config.type == kTopicExchangeType) {
-        *error = "exchange '" + plain + "' is RocketMQ topic '" + plain.substr(std::strlen(FERRY_TOPIC_EXCHANGE_PREFIX)) +
-                 "'; it goes when the topic is deleted";
+        *error = "exchange '" + plain + "' is RocketMQ topic '" +
+                 plain.substr(std::strlen(FERRY_TOPIC_EXCHANGE_PREFIX)) + "'; it goes when the topic is deleted";
         return FERRY_E_ACCESS_DENIED;
     }
     auto it = exchanges_.find(name);
@@ -407,7 +404,7 @@ void Router::storeBinding(const BindingConfig &b, bool put)
         },
         [](ferry_status st, const std::string &err) {
             if (st != FERRY_OK)
-                log()->error("storing a binding failed ({}): {}", st, err);
+                kernelLogger()->error("storing a binding failed ({}): {}", st, err);
         },
         true);
 }
@@ -737,30 +734,31 @@ void Router::deadLetter(const std::shared_ptr<Queue> &queue, const MessagePtr &m
     std::string deaths, firstDeath;
     uint64_t count = 1;
     std::string existingEntry;
-    std::string rest = takeProperties(message->properties, "$ferry.", [&](std::string_view key, std::string_view value) {
-        if (key == kFirstDeathProperty) {
-            firstDeath.assign(value);
-            return;
-        }
-        if (key != kDeathProperty)
-            return;
-        std::string_view r, q;
-        uint64_t c = 0;
-        for (const auto &[k, v] : parseBlock(value)) {
-            if (k == "reason")
-                r = v;
-            else if (k == "queue")
-                q = v;
-            else if (k == "count")
-                c = std::strtoull(std::string(v).c_str(), nullptr, 10);
-        }
-        if (r == reasonName && q == queueName && existingEntry.empty()) {
-            count = c + 1;
-            existingEntry.assign(value);
-        } else {
-            appendProperty(deaths, kDeathProperty, value);
-        }
-    });
+    std::string rest =
+        takeProperties(message->properties, "$ferry.", [&](std::string_view key, std::string_view value) {
+            if (key == kFirstDeathProperty) {
+                firstDeath.assign(value);
+                return;
+            }
+            if (key != kDeathProperty)
+                return;
+            std::string_view r, q;
+            uint64_t c = 0;
+            for (const auto &[k, v] : parseBlock(value)) {
+                if (k == "reason")
+                    r = v;
+                else if (k == "queue")
+                    q = v;
+                else if (k == "count")
+                    c = std::strtoull(std::string(v).c_str(), nullptr, 10);
+            }
+            if (r == reasonName && q == queueName && existingEntry.empty()) {
+                count = c + 1;
+                existingEntry.assign(value);
+            } else {
+                appendProperty(deaths, kDeathProperty, value);
+            }
+        });
     std::string entry;
     if (!existingEntry.empty()) {
         // Keep everything but the count.
@@ -797,7 +795,7 @@ void Router::deadLetter(const std::shared_ptr<Queue> &queue, const MessagePtr &m
     std::string error;
     const ferry_status st = route(args.deadLetterExchange, std::move(copy), {}, &error);
     if (st != FERRY_OK)
-        log()->debug("dead letter from queue '{}' dropped: {}", queue->name(), error);
+        kernelLogger()->debug("dead letter from queue '{}' dropped: {}", queue->name(), error);
 }
 
 void Router::deleteUnused(const std::shared_ptr<Queue> &queue)

@@ -1,5 +1,6 @@
 #include "sched/DelayedDelivery.h"
 
+#include "log/Logging.h"
 #include "queue/QueueRegistry.h"
 #include "route/Router.h"
 #include "sched/Scheduler.h"
@@ -21,12 +22,6 @@ constexpr std::string_view kDelayPrefix = "x-ferry-delay-";
 const std::string kExchangeTargetMark = "\x01"; // a target starting with it names an exchange
 constexpr uint64_t kMaxArmMs = 3'600'000;   // re-arm at least hourly (clock changes, 32-bit timer delays)
 constexpr uint32_t kRetryDelayMs = 1000;     // a failed delivery is tried again after this
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 uint64_t wallMs()
 {
@@ -77,7 +72,7 @@ bool DelayedDelivery::restore(std::string *error)
     for (auto [due, offset] : found)
         pending_.emplace(due, offset);
     armLocked();
-    log()->info("delay store: {} messages pending", found.size());
+    kernelLogger()->info("delay store: {} messages pending", found.size());
     return true;
 }
 
@@ -168,7 +163,7 @@ void DelayedDelivery::deliver(uint64_t offset)
         [queueId, offset, message](StorageSession &s) { return s.readMessage(queueId, offset, message.get()); },
         [this, offset, message, queueId](ferry_status st, const std::string &err) {
             if (st != FERRY_OK || !*message) {
-                log()->error("delay store: reading offset {} failed ({}): {}; retrying", offset, st, err);
+                kernelLogger()->error("delay store: reading offset {} failed ({}): {}; retrying", offset, st, err);
                 return retryLater(offset);
             }
             std::shared_ptr<Message> m = *message;
@@ -183,22 +178,24 @@ void DelayedDelivery::deliver(uint64_t offset)
                                   [this, ack, offset, target](ferry_status rst, uint64_t, const std::string &rerr) {
                                       if (rst == FERRY_OK || rst == FERRY_E_NO_SPACE)
                                           return ack();
-                                      log()->error("delay store: routing {} through '{}' failed ({}): {}; retrying",
-                                                   offset, target.substr(1), rst, rerr);
+                                      kernelLogger()->error(
+                                          "delay store: routing {} through '{}' failed ({}): {}; retrying", offset,
+                                          target.substr(1), rst, rerr);
                                       retryLater(offset);
                                   });
                 return;
             }
             QueuePtr q = queues_.find(target);
             if (!q) {
-                log()->warn("delay store: target queue '{}' of delayed message {} no longer exists; dropped", target,
-                            offset);
+                kernelLogger()->warn("delay store: target queue '{}' of delayed message {} no longer exists; dropped",
+                                     target, offset);
                 return ack();
             }
             q->publish(std::move(m), [this, ack, offset, target](ferry_status pst, uint64_t, const std::string &perr) {
                 if (pst == FERRY_OK)
                     return ack();
-                log()->error("delay store: delivering {} to '{}' failed ({}): {}; retrying", offset, target, pst, perr);
+                kernelLogger()->error("delay store: delivering {} to '{}' failed ({}): {}; retrying", offset, target,
+                                      pst, perr);
                 retryLater(offset);
             });
         },

@@ -1,5 +1,6 @@
 #include "txn/PreparedStore.h"
 
+#include "log/Logging.h"
 #include "queue/QueueRegistry.h"
 #include "storage/StorageEngine.h"
 
@@ -13,12 +14,6 @@ namespace {
 constexpr std::string_view kQueueKey = "x-ferry-prepared-queue";
 constexpr std::string_view kGroupKey = "x-ferry-prepared-group";
 constexpr std::string_view kPrefix = "x-ferry-prepared-";
-
-std::shared_ptr<spdlog::logger> log()
-{
-    auto l = spdlog::get("kernel");
-    return l ? l : spdlog::default_logger();
-}
 
 // The block without the store's own entries; their values into queue / group.
 std::string splitEntries(const std::string &block, std::string *queue, std::string *group)
@@ -57,7 +52,7 @@ bool PreparedStore::restore(std::string *error)
         return false;
     std::lock_guard lock(mutex_);
     pending_ = std::move(found);
-    log()->info("prepared-message store: {} unresolved", pending_.size());
+    kernelLogger()->info("prepared-message store: {} unresolved", pending_.size());
     return true;
 }
 
