@@ -4,18 +4,21 @@
 // Output contract (scripts and tests rely on it): after a successful start, stdout carries one line per open listener
 //   listening <plugin>.<key> <host>:<port>
 // followed by one line `ready`. Errors go to stderr (and to the log once logging is set up). Exit codes: 0 after a
-// clean stop or a successful one-shot command, 1 for a config or start-up error, 2 for a command-line usage error.
+// clean stop or a successful one-shot command, 1 for a config or start-up error, 2 for a command-line usage error,
+// 3 when a slave stopped because its data diverges from its master's (see --reconcile).
 
 #include "broker/Broker.h"
 #include "config/KernelConfig.h"
 #include "log/Logging.h"
 #include "platform/ShutdownSignal.h"
 #include "plugin/PluginHost.h"
+#include "repl/ReplicationCodec.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QString>
 #include <QStringList>
+#include <QTcpSocket>
 
 #include <spdlog/spdlog.h>
 
@@ -34,6 +37,7 @@ using namespace ferry;
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitDiverged = 3; // a slave whose data diverges from its master's (see --reconcile)
 
 std::filesystem::path toPath(const QString &text)
 {
@@ -80,6 +84,9 @@ struct Options {
     bool version = false;
     bool listPlugins = false;
     bool checkConfig = false;
+    bool replicationStatus = false;    // --replication-status
+    std::string replicationAddress;    // --replication-address
+    bool reconcile = false;            // --reconcile
 };
 
 // Parses the command line. Returns an exit code when the program should stop here (help, usage error).
@@ -101,7 +108,17 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
         "list-plugins", "Load the plugins, print what loaded (and what was refused) with their config keys, exit.");
     const QCommandLineOption checkConfigOption(
         "check-config", "Load the config and the plugins, validate everything, print 'config ok' or the errors, exit.");
-    parser.addOptions({configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption});
+    const QCommandLineOption replicationStatusOption(
+        "replication-status", "Ask a running broker for its replication state (role, members, offsets, lag) and print "
+                              "it as JSON, then exit. The broker is the one at --replication-address, else the "
+                              "config's replication.listen.");
+    const QCommandLineOption replicationAddressOption(
+        "replication-address", "host:port of the replication listener --replication-status asks.", "host:port");
+    const QCommandLineOption reconcileOption(
+        "reconcile", "SLAVE: when this broker's data diverges from its master's (an old master rejoining), drop the "
+                     "diverging queues and copy the master's instead of refusing to start.");
+    parser.addOptions({configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption,
+                       replicationStatusOption, replicationAddressOption, reconcileOption});
 
     if (!parser.parse(arguments)) {
         printErr(parser.errorText().toStdString() + " (see --help)");
@@ -127,7 +144,56 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
     options->version = parser.isSet(versionOption);
     options->listPlugins = parser.isSet(listPluginsOption);
     options->checkConfig = parser.isSet(checkConfigOption);
+    options->replicationStatus = parser.isSet(replicationStatusOption);
+    options->replicationAddress = parser.value(replicationAddressOption).toStdString();
+    options->reconcile = parser.isSet(reconcileOption);
     return std::nullopt;
+}
+
+// --replication-status: one Admin "status" request on the replication listener at address.
+bool queryReplicationStatus(const std::string &address, std::string *reply, std::string *error)
+{
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) {
+        *error = "'" + address + "' is not host:port";
+        return false;
+    }
+    QTcpSocket socket;
+    socket.connectToHost(QString::fromStdString(address.substr(0, colon)),
+                         static_cast<quint16>(std::stoul(address.substr(colon + 1))));
+    if (!socket.waitForConnected(5000)) {
+        *error = "cannot connect to " + address + ": " + socket.errorString().toStdString();
+        return false;
+    }
+    std::string request;
+    repl::encodeAdmin("status", request);
+    socket.write(request.data(), static_cast<qint64>(request.size()));
+    std::string in;
+    for (;;) {
+        repl::FrameReader reader(reinterpret_cast<const uint8_t *>(in.data()), in.size());
+        if (auto frame = reader.next()) {
+            repl::AdminReply r;
+            std::string why;
+            if (frame->type != repl::FrameType::AdminReply || !repl::decodeAdminReply(frame->payload, &r, &why)) {
+                *error = "unexpected answer from " + address + (why.empty() ? "" : ": " + why);
+                return false;
+            }
+            *reply = r.text;
+            if (r.status != FERRY_OK)
+                *error = r.text;
+            return r.status == FERRY_OK;
+        }
+        if (!reader.error().empty()) {
+            *error = "malformed answer from " + address + ": " + reader.error();
+            return false;
+        }
+        if (!socket.waitForReadyRead(5000)) {
+            *error = "no answer from " + address + " within 5 s";
+            return false;
+        }
+        const QByteArray chunk = socket.readAll();
+        in.append(chunk.constData(), static_cast<size_t>(chunk.size()));
+    }
 }
 
 // Builds the config: built-in defaults < file < --set (in order) < --data-dir. Kernel sections are checked here.
@@ -266,6 +332,26 @@ int run(const Options &options)
         return kExitError;
     const std::string configSource = options.configFile ? options.configFile->string() : "built-in defaults";
 
+    if (options.replicationStatus) {
+        std::string address = options.replicationAddress;
+        if (address.empty()) {
+            address = kernelValue(config, "replication", "listen");
+            if (address.rfind("0.0.0.0:", 0) == 0)
+                address = "127.0.0.1:" + address.substr(8);
+        }
+        if (address.empty()) {
+            printErr("--replication-status: replication.listen is empty; pass --replication-address host:port");
+            return kExitUsage;
+        }
+        std::string reply, error;
+        if (!queryReplicationStatus(address, &reply, &error)) {
+            printErr("--replication-status: " + error);
+            return kExitError;
+        }
+        printOut(reply);
+        return kExitOk;
+    }
+
     PluginSettings pluginSettings;
     LogSettings logSettings;
     const std::filesystem::path dataDir = readDataDir(config);
@@ -354,7 +440,14 @@ int run(const Options &options)
 
     int exitCode = kExitOk;
     {
+        settings.replication.reconcile = options.reconcile;
         Broker broker(settings, host);
+        // A diverged replica must not serve: stop with its own exit code.
+        broker.setFatalHandler([](const std::string &why) {
+            printErr("stopping: " + why);
+            QMetaObject::invokeMethod(QCoreApplication::instance(), [] { QCoreApplication::exit(kExitDiverged); },
+                                      Qt::QueuedConnection);
+        });
         if (!broker.start(&error)) {
             reportError(logSettings, "cannot start: " + error);
             broker.stop();
@@ -367,7 +460,7 @@ int run(const Options &options)
             printOut("ready");
             flushLogs();
 
-            QCoreApplication::exec();
+            exitCode = QCoreApplication::exec();
 
             broker.stop();
             log->info("stopped");

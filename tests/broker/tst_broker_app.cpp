@@ -123,6 +123,7 @@ QStringList loopbackListeners(const PluginList &plugins)
     QStringList arguments;
     for (const QString &key : plugins.listenerKeys)
         arguments << QStringLiteral("--set") << key + QStringLiteral("=127.0.0.1:0");
+    arguments << QStringLiteral("--set") << QStringLiteral("replication.listen=127.0.0.1:0");
     return arguments;
 }
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define FERRY_ABI_MAJOR 1
-#define FERRY_ABI_MINOR 6
+#define FERRY_ABI_MINOR 7
 
 #if defined(_WIN32) || defined(__CYGWIN__)
 #define FERRY_PLUGIN_EXPORT __declspec(dllexport)
@@ -60,6 +60,9 @@ typedef int32_t ferry_status;
 #define FERRY_E_CONFIG (-17)          /* a configuration key has a value the plugin cannot use */
 #define FERRY_E_LOCKED (-18)          /* ABI 1.5: the object is held exclusively by another connection */
 #define FERRY_E_MISMATCH (-19)        /* ABI 1.5: the object exists with other properties than the ones asked for */
+#define FERRY_E_REPLICA_TIMEOUT (-20) /* ABI 1.7: stored here, but no slave acknowledged it within the sync timeout */
+#define FERRY_E_NO_REPLICA (-21)      /* ABI 1.7: stored here, but no in-sync slave is connected (SYNC_MASTER) */
+#define FERRY_E_READ_ONLY (-22)       /* ABI 1.7: this broker is a slave (read-only): writes go to its master */
 
 /* ---- Log levels for ferry_host.log. ------------------------------------------------------------------------ */
 #define FERRY_LOG_TRACE 0

@@ -292,6 +292,23 @@ typedef struct ferry_binding {
    protocol reacts as its clients expect (AMQP: connection.blocked and publishers no longer read from). */
 #define FERRY_ALARM_DISK 0x1u /* free space where the data dir lives is below storage.disk_free_limit */
 
+/* ABI 1.7: replication roles (the config key replication.role, RocketMQ's brokerRole names). */
+#define FERRY_ROLE_ASYNC_MASTER 1 /* confirms a write once stored here; slaves receive it after */
+#define FERRY_ROLE_SYNC_MASTER 2  /* confirms a write once stored here and on at least one in-sync slave */
+#define FERRY_ROLE_SLAVE 3        /* read-only replica of its group's master */
+
+/* ABI 1.7: this broker's place in its replication group. Filled by host->replication_info. */
+typedef struct ferry_replication_info {
+    uint32_t struct_size;  /* set by the caller */
+    int32_t role;          /* FERRY_ROLE_* */
+    uint64_t broker_id;    /* broker.id: 0 for the master, > 0 for a slave */
+    char broker_name[256]; /* broker.name (the group), NUL-terminated */
+    /* The replication listener's bound "host:port" (RocketMQ's haServerAddr), "" when it is off. */
+    char listen_address[256];
+    /* A slave: the master's replication address it follows, "" while it knows none. */
+    char master_address[256];
+} ferry_replication_info;
+
 /*
  * Services the kernel offers protocol plugins. Kernel-owned, valid for the life of the process.
  */
@@ -480,6 +497,14 @@ typedef struct ferry_protocol_host {
        back-pressure. On resume, bytes the plugin left unconsumed are offered again at once, without waiting for new
        ones. Connection thread. */
     ferry_status (*set_read_paused)(ferry_conn *conn, int32_t paused);
+
+    /* ==== ABI 1.7 ==== */
+    /* This broker's role and identity now (a promotion changes them). out->struct_size: set by the caller; the
+       kernel fills min(struct_size, its own size). Any thread. */
+    ferry_status (*replication_info)(void *ctx, ferry_replication_info *out);
+    /* A slave learnt its master's replication address from elsewhere (RocketMQ: the name server's REGISTER_BROKER
+       answer, haServerAddr). Used while replication.master is empty; ignored on a master. Any thread. */
+    void (*replication_master_hint)(void *ctx, const char *address, size_t address_len);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {

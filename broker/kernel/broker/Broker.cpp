@@ -14,6 +14,8 @@
 #include "storage/StorageEngine.h"
 #include "txn/PreparedStore.h"
 #include "index/KeyIndex.h"
+#include "repl/ReplicationJournal.h"
+#include "repl/ReplicationService.h"
 
 #include <spdlog/spdlog.h>
 
@@ -55,6 +57,8 @@ struct Broker::Impl {
     std::unique_ptr<NetworkServer> network;
     std::unique_ptr<ResourceAlarms> alarms;
     std::unique_ptr<MemoryReclaimer> reclaimer;
+    std::unique_ptr<repl::ReplicationService> replication;
+    std::function<void(const std::string &)> fatal;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
     bool started = false;
 
@@ -91,11 +95,16 @@ bool Broker::start(std::string *error)
         return false;
     }
     d.storage = std::make_unique<StorageEngine>(*storagePlugin, d.settings);
+    d.scheduler = std::make_unique<Scheduler>();
+    d.replication = std::make_unique<repl::ReplicationService>(d.settings.replication, *d.storage, *d.scheduler);
+    d.storage->setJournal(d.replication->journal());
+    d.storage->setReadOnly(d.replication->readOnly());
+    if (d.fatal)
+        d.replication->setFatalHandler(d.fatal);
     if (!d.storage->open(error))
         return false;
 
     // 2. Queues and metadata.
-    d.scheduler = std::make_unique<Scheduler>();
     d.queues = std::make_unique<QueueRegistry>(*d.storage, *d.scheduler, d.startTimeMs);
     if (!d.queues->restore(error)) {
         *error = "restoring queues from storage failed: " + *error;
@@ -151,8 +160,24 @@ bool Broker::start(std::string *error)
     fillKernelServices(&d.protocolHost,
                        KernelServices{d.queues.get(), d.topics.get(), d.storage.get(), d.network.get(), d.scheduler.get(),
                                       d.delayed.get(), d.prepared.get(), d.keys.get(), d.router.get(),
-                                      d.auth.get(), d.alarms.get()});
+                                      d.auth.get(), d.alarms.get(), d.replication.get()});
     d.started = true;
+
+    // 3b. Replication: a slave keeps the kernel's read model in step with what it applies.
+    if (d.replication->readOnly()) {
+        d.replication->setReplicaObserver([queues = d.queues.get(), topics = d.topics.get()](
+                                              StorageSession &s, const repl::AppliedChanges &changes) {
+            if (changes.queuesChanged)
+                queues->replicaRefresh(s);
+            if (changes.topicsChanged)
+                topics->replicaRefresh(s);
+            for (const auto &[id, next] : changes.queueEnds)
+                if (QueuePtr q = queues->findById(id))
+                    q->replicaAdvance(next);
+        });
+    }
+    if (!d.replication->start(*d.network, &d.protocolHost, error))
+        return false;
 
     // 4. Protocol plugins and their listeners.
     for (const auto &plugin : d.plugins.plugins()) {
@@ -198,6 +223,8 @@ void Broker::stop()
     Impl &d = *impl_;
     if (!d.started && !d.storage)
         return;
+    if (d.replication)
+        d.replication->stop();
     if (d.network) {
         d.network->stopAccepting();
         d.network->stop();
@@ -212,7 +239,7 @@ void Broker::stop()
             plugin->protocol.shutdown(instance);
     d.protocols.clear();
     clearKernelServices();
-    if (d.queues && d.storage)
+    if (d.queues && d.storage && !(d.replication && d.replication->readOnly()))
         d.queues->saveDeliveryMarks();
     if (d.storage)
         d.storage->close();
@@ -232,7 +259,10 @@ void Broker::stop()
     d.auth.reset();
     d.topics.reset();
     d.storage.reset();
+    d.replication.reset();
 }
+
+void Broker::setFatalHandler(std::function<void(const std::string &)> fn) { impl_->fatal = std::move(fn); }
 
 std::vector<std::pair<std::string, std::string>> Broker::boundAddresses() const
 {

@@ -8,6 +8,7 @@
 
 #include "broker/BrokerSettings.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,6 +32,9 @@ public:
 
     // (config key, bound host:port) for every open listener, e.g. ("amqp.listen", "127.0.0.1:5672").
     std::vector<std::pair<std::string, std::string>> boundAddresses() const;
+
+    // Called (any thread) when the broker cannot go on safely (a diverged replica): the app stops it. Before start().
+    void setFatalHandler(std::function<void(const std::string &why)> fn);
 
     QueueRegistry &queues();
     StorageEngine &storage();

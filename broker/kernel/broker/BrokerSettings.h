@@ -13,6 +13,22 @@ namespace ferry {
 
 enum class FlushMode { Sync, Async };
 
+// replication.role, RocketMQ's brokerRole names. Values are the ABI's FERRY_ROLE_*.
+enum class ReplicationRole { AsyncMaster = 1, SyncMaster = 2, Slave = 3 };
+const char *replicationRoleName(ReplicationRole role); // "ASYNC_MASTER", "SYNC_MASTER", "SLAVE"
+
+// The broker's place in its replication group (docs/replication.md).
+struct ReplicationSettings {
+    std::string brokerName = "broker-a";          // broker.name: brokers sharing it form a group
+    uint64_t brokerId = 0;                        // broker.id: 0 the master, > 0 a slave
+    ReplicationRole role = ReplicationRole::AsyncMaster; // replication.role
+    std::string listen = "0.0.0.0:10912";         // replication.listen ("" : off)
+    std::string master;                           // replication.master: host:port of the master's listener
+    uint32_t syncTimeoutMs = 3000;                // replication.sync_timeout_ms (SYNC_MASTER)
+    uint64_t bufferBytes = 64ull * 1024 * 1024;   // replication.buffer_bytes: the master's in-memory backlog
+    bool reconcile = false;                       // --reconcile: a slave drops what diverges from its master
+};
+
 struct BrokerSettings {
     std::filesystem::path dataDir = "data";   // broker.data_dir / --data-dir
     std::string storagePlugin = "file";       // storage.plugin: name of a loaded storage plugin ("file", "sqlite")
@@ -26,6 +42,7 @@ struct BrokerSettings {
     NetworkLimits network;                    // network.io_threads, max_frame_bytes, max_pending_write_bytes,
                                               // idle_timeout_ms
     AuthSettings auth;                        // auth.*
+    ReplicationSettings replication;          // broker.name, broker.id, replication.*
 };
 
 } // namespace ferry

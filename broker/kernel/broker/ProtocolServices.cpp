@@ -1,4 +1,5 @@
 #include "broker/ProtocolServices.h"
+#include "repl/ReplicationService.h"
 #include "broker/ResourceAlarms.h"
 
 #include "net/NetworkServer.h"
@@ -1032,6 +1033,22 @@ ferry_status permissionCheck(void *, const char *user, size_t userLen, const cha
     return g_services.auth->check(text(user, userLen), text(vhost, vhostLen), what, text(resource, resourceLen));
 }
 
+ferry_status replicationInfo(void *, ferry_replication_info *out)
+{
+    if (out == nullptr || out->struct_size < sizeof(uint32_t) + sizeof(int32_t))
+        return FERRY_E_INVALID_ARGUMENT;
+    if (!g_servicesBound.load() || !g_services.replication)
+        return FERRY_E_CLOSED;
+    g_services.replication->fillInfo(out);
+    return FERRY_OK;
+}
+
+void replicationMasterHint(void *, const char *address, size_t len)
+{
+    if (g_servicesBound.load() && g_services.replication && address != nullptr)
+        g_services.replication->masterHint(std::string(address, len));
+}
+
 uint32_t resourceAlarms(void *)
 {
     if (!g_servicesBound.load() || !g_services.alarms)
@@ -1111,6 +1128,8 @@ void fillKernelServices(ferry_protocol_host *table, const KernelServices &servic
     table->vhost_access = vhostAccess;
     table->permission_check = permissionCheck;
     table->resource_alarms = resourceAlarms;
+    table->replication_info = replicationInfo;
+    table->replication_master_hint = replicationMasterHint;
 }
 
 void clearKernelServices()

@@ -13,6 +13,9 @@
 #include <ferry/ferry_protocol.h>
 
 namespace ferry {
+namespace repl {
+class ReplicationService;
+}
 
 class NetworkServer;
 class QueueRegistry;
@@ -39,6 +42,7 @@ struct KernelServices {
     Router *router = nullptr;
     AuthRegistry *auth = nullptr;
     ResourceAlarms *alarms = nullptr;
+    repl::ReplicationService *replication = nullptr;
 };
 
 // Binds the services to the broker's parts (one broker per process) and fills the kernel-core members of table.

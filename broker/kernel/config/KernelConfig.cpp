@@ -26,6 +26,8 @@ struct KernelKey {
 const KernelKey kKernelKeys[] = {
     {"broker", "data_dir", "data",
      "directory for storage and logs; relative paths are relative to the working directory (--data-dir overrides)"},
+    {"broker", "name", "broker-a", "replication group: brokers with the same name are one master and its slaves"},
+    {"broker", "id", "0", "0: the group's master; 1 and up: a slave (must agree with replication.role)"},
 
     {"storage", "plugin", "file", "storage plugin to use: file, sqlite or any loaded storage plugin's name"},
     {"storage", "flush", "sync", "sync: a persistent message is on disk before it is confirmed; async: flushed every "
@@ -46,6 +48,18 @@ const KernelKey kKernelKeys[] = {
     {"network", "colocate", "true",
      "move a connection to the event-loop thread that feeds it nearly all its deliveries (a consumer to its "
      "publisher's), while that thread is less than half busy (true or false)"},
+
+    {"replication", "role", "ASYNC_MASTER",
+     "ASYNC_MASTER: confirm once stored here, ship to slaves after; SYNC_MASTER: confirm once a slave has it too; "
+     "SLAVE: read-only replica of replication.master"},
+    {"replication", "listen", "0.0.0.0:10912", "replication listener (slaves and replication admin connect here); "
+                                                "empty: off"},
+    {"replication", "master", "",
+     "SLAVE: the master's replication listener host:port; empty: learnt from the RocketMQ name server"},
+    {"replication", "sync_timeout_ms", "3000",
+     "SYNC_MASTER: how long a write waits for a slave before it fails with FLUSH_SLAVE_TIMEOUT (1ms to 10min)"},
+    {"replication", "buffer_bytes", "67108864",
+     "recent changes a master keeps in memory for slaves that fall behind or reconnect (1 MiB to 16 GiB)"},
 
     {"log", "level", "info", "trace, debug, info, warn or error"},
     {"log", "file", "${data_dir}/logs/ferry.log", "log file (rotated by size); empty: no log file"},
@@ -68,7 +82,7 @@ const KernelKey kKernelKeys[] = {
                                 "listeners stay closed"},
 };
 
-const char *const kKernelSections[] = {"broker", "storage", "network", "log", "auth", "plugins"};
+const char *const kKernelSections[] = {"broker", "storage", "network", "replication", "log", "auth", "plugins"};
 
 const KernelKey &kernelKey(std::string_view section, std::string_view key)
 {
@@ -297,6 +311,21 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
                          &settings.network.maxPendingWriteBytes);
     reader.durationMs("network", "idle_timeout_ms", 1, 0, kDayMs, &settings.network.idleTimeoutMs);
     reader.boolValue("network", "colocate", &settings.network.colocate);
+
+    ReplicationSettings &repl = settings.replication;
+    repl.brokerName = kernelRef(config, "broker", "name").value;
+    if (repl.brokerName.empty() || repl.brokerName.size() > 255)
+        reader.fail("config: broker.name: expected 1 to 255 bytes, got '" + repl.brokerName + "'");
+    reader.unsignedValue("broker", "id", 0, 1024, &repl.brokerId);
+    if (auto role = reader.enumValue("replication", "role", {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"}))
+        repl.role = static_cast<ReplicationRole>(*role + 1);
+    repl.listen = kernelRef(config, "replication", "listen").value;
+    repl.master = kernelRef(config, "replication", "master").value;
+    reader.durationMs("replication", "sync_timeout_ms", 1, 1, 600 * kSecondMs, &repl.syncTimeoutMs);
+    reader.unsignedValue("replication", "buffer_bytes", 1ull << 20, 16ull << 30, &repl.bufferBytes);
+    if (reader.ok() && (repl.role == ReplicationRole::Slave) != (repl.brokerId != 0))
+        reader.fail(std::string("config: broker.id ") + std::to_string(repl.brokerId) + " does not fit replication.role " +
+                    replicationRoleName(repl.role) + ": the master of a group has broker.id 0, a slave 1 or more");
 
     settings.auth.vhosts = kernelRef(config, "auth", "vhosts").value;
     settings.auth.users = kernelRef(config, "auth", "users").value;

@@ -980,6 +980,20 @@ void Queue::wakeWaitersLocked(std::vector<Waiter> &woken)
     }
 }
 
+void Queue::replicaAdvance(uint64_t next)
+{
+    std::vector<Waiter> woken;
+    {
+        std::lock_guard lock(mutex_);
+        if (deleted_ || next <= next_)
+            return;
+        next_ = next;
+        wakeWaitersLocked(woken);
+    }
+    for (Waiter &w : woken)
+        servePull(w.link, w.correlationId, w.from, w.maxMessages, 0);
+}
+
 void Queue::dropWaiters(uint64_t linkId)
 {
     std::lock_guard lock(mutex_);

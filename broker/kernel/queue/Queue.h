@@ -185,6 +185,9 @@ public:
     // done(status, offset): FERRY_E_NOT_FOUND when the group never committed.
     void committedOffset(const std::string &group, std::function<void(ferry_status, uint64_t)> done);
     bool deleted() const;
+    // A slave's storage received records up to `next` (replication wrote them under the kernel): the queue's end
+    // moves there and long-poll waiters are answered. Any thread (the storage thread on a slave).
+    void replicaAdvance(uint64_t next);
     // Drops a connection's long-poll waiters (its close hook).
     void dropWaiters(uint64_t linkId);
 

@@ -274,6 +274,76 @@ bool QueueRegistry::restore(std::string *error)
     return true;
 }
 
+void QueueRegistry::replicaRefresh(StorageSession &s)
+{
+    struct Found {
+        std::string name;
+        uint64_t id;
+        uint32_t flags;
+        QueueArgs args;
+    };
+    std::vector<Found> found;
+    s.metaScan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
+        Found f;
+        f.name = std::string(key.substr(kQueuePrefix.size()));
+        if (decodeQueueMeta(value, &f.id, &f.flags, &f.args))
+            found.push_back(std::move(f));
+    });
+    std::vector<QueuePtr> removed, advanced;
+    std::vector<uint64_t> nexts;
+    {
+        std::unique_lock lock(mutex_);
+        std::set<uint64_t> seen;
+        for (Found &f : found) {
+            seen.insert(f.id);
+            uint64_t low = 0, next = 0;
+            if (s.queueBounds(f.id, &low, &next) != FERRY_OK)
+                continue;
+            auto it = byId_.find(f.id);
+            if (it != byId_.end() && it->second->name() == f.name && it->second->flags() == f.flags) {
+                it->second->setLow(low);
+                advanced.push_back(it->second);
+                nexts.push_back(next);
+                continue;
+            }
+            if (it != byId_.end()) {
+                removed.push_back(it->second);
+                byName_.erase(it->second->name());
+                byId_.erase(it);
+            }
+            auto q = std::make_shared<Queue>(f.id, f.name, f.flags, low, next, &storage_, &scheduler_, startTimeMs_,
+                                             f.args);
+            if (observer_)
+                q->setAppendObserver(observer_);
+            if (events_)
+                q->setEvents(events_);
+            if (auto old = byName_.find(f.name); old != byName_.end()) {
+                removed.push_back(old->second);
+                byId_.erase(old->second->id());
+            }
+            byName_[f.name] = q;
+            byId_[f.id] = q;
+            nextId_ = std::max(nextId_, f.id + 1);
+        }
+        for (auto it = byId_.begin(); it != byId_.end();) {
+            if (it->second->durable() && !seen.count(it->first)) {
+                removed.push_back(it->second);
+                byName_.erase(it->second->name());
+                it = byId_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (size_t i = 0; i < advanced.size(); ++i)
+        advanced[i]->replicaAdvance(nexts[i]);
+    for (const QueuePtr &q : removed) {
+        q->markDeleted();
+        if (onRemoved_)
+            onRemoved_(q->name());
+    }
+}
+
 void QueueRegistry::declare(const std::string &name, uint32_t flags, DeclareDone done)
 {
     DeclareRequest request;

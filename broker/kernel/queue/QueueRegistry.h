@@ -17,6 +17,7 @@
 namespace ferry {
 
 class StorageEngine;
+class StorageSession;
 class Scheduler;
 
 class QueueRegistry {
@@ -60,6 +61,11 @@ public:
     // Start-up: the kernel store `name` (kInternalStore plus extraFlags), created when missing. Blocking; null with
     // *error on failure.
     QueuePtr declareStore(const std::string &name, uint32_t extraFlags, std::string *error);
+
+    // A slave: replication changed queue metadata or logs under the kernel. Re-reads the durable queues from the
+    // session's storage: new ones are added, vanished ones dropped (markDeleted), every queue's end moved to its
+    // log's. Storage thread (inside the replication applier).
+    void replicaRefresh(StorageSession &session);
 
     QueuePtr find(const std::string &name) const;
     QueuePtr findById(uint64_t id) const;

@@ -86,6 +86,21 @@ bool TopicRegistry::restore(std::string *error)
     return true;
 }
 
+void TopicRegistry::replicaRefresh(StorageSession &s)
+{
+    std::map<std::string, TopicConfig> found;
+    s.metaScan(kTopicPrefix, [&](std::string_view key, std::string_view value) {
+        TopicConfig t;
+        t.name = std::string(key.substr(kTopicPrefix.size()));
+        if (decodeTopicMeta(value, &t))
+            found[t.name] = std::move(t);
+    });
+    std::unique_lock lock(mutex_);
+    topics_.clear();
+    for (auto &[name, t] : found)
+        topics_[name] = std::move(t);
+}
+
 ferry_status TopicRegistry::declare(const TopicConfig &config, uint32_t flags, std::string *error)
 {
     if (!validName(config.name)) {

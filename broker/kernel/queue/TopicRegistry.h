@@ -22,6 +22,7 @@ namespace ferry {
 
 class QueueRegistry;
 class StorageEngine;
+class StorageSession;
 
 struct TopicConfig {
     std::string name;
@@ -41,6 +42,9 @@ public:
 
     // Start-up, after QueueRegistry::restore: reads topics from storage. Blocking.
     bool restore(std::string *error);
+    // A slave: replication changed topic metadata under the kernel; re-reads every topic from the session's
+    // storage (their queues come with the queue metadata). Storage thread (inside the replication applier).
+    void replicaRefresh(StorageSession &session);
 
     // Creates or updates; see ferry_protocol_host.topic_declare. *error says why on failure.
     ferry_status declare(const TopicConfig &config, uint32_t flags, std::string *error);

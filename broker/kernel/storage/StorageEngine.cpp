@@ -36,12 +36,18 @@ uint64_t wallMs()
 
 ferry_status StorageSession::queueCreate(uint64_t queueId, uint32_t flags)
 {
-    return vt_.queue_create(storage_, queueId, flags, err_, sizeof err_);
+    const ferry_status st = vt_.queue_create(storage_, queueId, flags, err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::QueueCreate, queueId, flags, {}, {});
+    return st;
 }
 
 ferry_status StorageSession::queueDelete(uint64_t queueId)
 {
-    return vt_.queue_delete(storage_, queueId, err_, sizeof err_);
+    const ferry_status st = vt_.queue_delete(storage_, queueId, err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::QueueDelete, queueId, 0, {}, {});
+    return st;
 }
 
 ferry_status StorageSession::queueBounds(uint64_t queueId, uint64_t *low, uint64_t *next)
@@ -51,7 +57,10 @@ ferry_status StorageSession::queueBounds(uint64_t queueId, uint64_t *low, uint64
 
 ferry_status StorageSession::ack(uint64_t queueId, uint64_t offset)
 {
-    return vt_.ack(storage_, queueId, offset, err_, sizeof err_);
+    const ferry_status st = vt_.ack(storage_, queueId, offset, err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::Ack, queueId, offset, {}, {});
+    return st;
 }
 
 ferry_status StorageSession::read(uint64_t queueId, uint64_t from, uint32_t maxRecords, uint64_t maxBytes,
@@ -68,7 +77,10 @@ ferry_status StorageSession::read(uint64_t queueId, uint64_t from, uint32_t maxR
 
 ferry_status StorageSession::offsetSet(std::string_view group, uint64_t queueId, uint64_t offset)
 {
-    return vt_.offset_set(storage_, group.data(), group.size(), queueId, offset, err_, sizeof err_);
+    const ferry_status st = vt_.offset_set(storage_, group.data(), group.size(), queueId, offset, err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::OffsetSet, queueId, offset, group, {});
+    return st;
 }
 
 ferry_status StorageSession::offsetGet(std::string_view group, uint64_t queueId, uint64_t *offset)
@@ -87,13 +99,21 @@ ferry_status StorageSession::readMessage(uint64_t queueId, uint64_t offset, std:
 
 ferry_status StorageSession::metaPut(std::string_view key, std::string_view value)
 {
-    return vt_.meta_put(storage_, reinterpret_cast<const uint8_t *>(key.data()), key.size(),
-                        reinterpret_cast<const uint8_t *>(value.data()), value.size(), err_, sizeof err_);
+    const ferry_status st =
+        vt_.meta_put(storage_, reinterpret_cast<const uint8_t *>(key.data()), key.size(),
+                     reinterpret_cast<const uint8_t *>(value.data()), value.size(), err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::MetaPut, 0, 0, key, value);
+    return st;
 }
 
 ferry_status StorageSession::metaDelete(std::string_view key)
 {
-    return vt_.meta_delete(storage_, reinterpret_cast<const uint8_t *>(key.data()), key.size(), err_, sizeof err_);
+    const ferry_status st =
+        vt_.meta_delete(storage_, reinterpret_cast<const uint8_t *>(key.data()), key.size(), err_, sizeof err_);
+    if (st == FERRY_OK && journal_)
+        journal_->onChange(StorageJournal::Change::MetaDelete, 0, 0, key, {});
+    return st;
 }
 
 ferry_status StorageSession::metaScan(std::string_view prefix,
@@ -148,6 +168,8 @@ struct StorageEngine::Impl {
     std::thread thread;
 
     std::function<void(StorageSession &)> afterMaintain;
+    StorageJournal *journal = nullptr;
+    std::atomic<bool> readOnly{false};
     std::atomic<uint64_t> syncs{0};
     std::atomic<uint64_t> appends{0};
     // Queues whose appends fail until resumeAppends: queue id -> the first failure. Storage thread only.
@@ -156,6 +178,39 @@ struct StorageEngine::Impl {
     Impl(const LoadedPlugin &p, const BrokerSettings &s) : plugin(p), settings(s) {}
 
     void run();
+    static void complete(PendingDone &w, ferry_status status, const std::string &error)
+    {
+        if (w.op->kind == PendingOp::Kind::Append) {
+            if (w.op->appendDone)
+                w.op->appendDone(status, w.offset, error);
+        } else if (w.op->done) {
+            w.op->done(status, error);
+        }
+    }
+    // Hands the batch's completions to the journal (sync replication holds them), or runs them.
+    void completeHeld(std::vector<PendingDone> &waiting)
+    {
+        std::vector<StorageJournal::HeldCompletion> held;
+        held.reserve(waiting.size());
+        for (PendingDone &w : waiting) {
+            if (w.op->kind == PendingOp::Kind::Append ? !w.op->appendDone : !w.op->done)
+                continue;
+            held.emplace_back([kind = w.op->kind, appendDone = std::move(w.op->appendDone), done = std::move(w.op->done),
+                               status = w.status, offset = w.offset,
+                               text = std::move(w.error)](ferry_status replica, const std::string &replicaError) {
+                const ferry_status final = status != FERRY_OK ? status : replica;
+                const std::string &finalText = status != FERRY_OK ? text : replicaError;
+                if (kind == PendingOp::Kind::Append)
+                    appendDone(final, offset, finalText);
+                else
+                    done(final, finalText);
+            });
+        }
+        if (held.empty() || journal->holdCompletions(held))
+            return;
+        for (auto &h : held)
+            h(FERRY_OK, {});
+    }
     void execute(PendingOp &op, std::vector<PendingDone> &waiting, std::string &headBuf, bool &dirty);
     ferry_status syncNow(std::string *error)
     {
@@ -205,6 +260,7 @@ bool StorageEngine::open(std::string *error)
         return false;
     }
     impl_->session = std::make_unique<StorageSession>(impl_->plugin.storage, impl_->storage);
+    impl_->session->setJournal(impl_->journal);
     impl_->caps = impl_->plugin.storage.capabilities(impl_->storage);
     impl_->stopping = false;
     impl_->thread = std::thread([this] { impl_->run(); });
@@ -288,6 +344,11 @@ void StorageEngine::Impl::execute(PendingOp &op, std::vector<PendingDone> &waiti
     ferry_status st = FERRY_OK;
     uint64_t offset = 0;
     std::string error;
+    if (op.kind == PendingOp::Kind::Append && readOnly.load(std::memory_order_relaxed)) {
+        if (op.appendDone)
+            op.appendDone(FERRY_E_READ_ONLY, 0, "this broker is a slave (read-only); publish to its master");
+        return;
+    }
     if (op.kind == PendingOp::Kind::Append && failedAppends.count(op.queueId)) {
         const auto &[status, text] = failedAppends[op.queueId];
         if (op.appendDone)
@@ -302,6 +363,8 @@ void StorageEngine::Impl::execute(PendingOp &op, std::vector<PendingDone> &waiti
                                    reinterpret_cast<const uint8_t *>(body.data()), body.size(), &offset,
                                    session->errBuf(), session->errCap());
         appends.fetch_add(1, std::memory_order_relaxed);
+        if (st == FERRY_OK && journal)
+            journal->onAppend(op.queueId, offset, op.message->storeTimeMs, headBuf, op.message);
     } else {
         try {
             st = op.op(*session);
@@ -317,7 +380,7 @@ void StorageEngine::Impl::execute(PendingOp &op, std::vector<PendingDone> &waiti
     }
     if (op.write)
         dirty = true;
-    if (op.write && settings.flush == FlushMode::Sync && st == FERRY_OK) {
+    if (op.write && st == FERRY_OK && (settings.flush == FlushMode::Sync || journal)) {
         waiting.push_back({&op, st, offset, std::move(error)});
         return;
     }
@@ -360,22 +423,24 @@ void StorageEngine::Impl::run()
 
         if (!waiting.empty()) {
             std::string error;
-            const ferry_status st = syncNow(&error);
-            dirty = false;
-            if (st != FERRY_OK)
-                log()->error("storage '{}': sync failed ({}): {}; {} writes are not confirmed", plugin.name, st,
-                             error, waiting.size());
-            for (PendingDone &w : waiting) {
-                const ferry_status final = st == FERRY_OK ? w.status : st;
-                const std::string &text = st == FERRY_OK ? w.error : error;
-                if (w.op->kind == PendingOp::Kind::Append) {
-                    if (w.op->appendDone)
-                        w.op->appendDone(final, w.offset, text);
-                } else if (w.op->done) {
-                    w.op->done(final, text);
-                }
+            ferry_status st = FERRY_OK;
+            if (settings.flush == FlushMode::Sync) {
+                st = syncNow(&error);
+                dirty = false;
+                if (st != FERRY_OK)
+                    log()->error("storage '{}': sync failed ({}): {}; {} writes are not confirmed", plugin.name, st,
+                                 error, waiting.size());
+            }
+            if (journal && st == FERRY_OK) {
+                journal->onDurable();
+                completeHeld(waiting);
+            } else {
+                for (PendingDone &w : waiting)
+                    complete(w, st == FERRY_OK ? w.status : st, st == FERRY_OK ? w.error : error);
             }
             waiting.clear();
+        } else if (journal && dirty && settings.flush == FlushMode::Async) {
+            journal->onDurable(); // writes without a completion, shipped at once in async flush mode
         }
         batch.clear();
 
@@ -405,6 +470,9 @@ void StorageEngine::Impl::run()
             log()->error("storage '{}': final sync failed: {}", plugin.name, error);
     }
 }
+
+void StorageEngine::setJournal(StorageJournal *journal) { impl_->journal = journal; }
+void StorageEngine::setReadOnly(bool readOnly) { impl_->readOnly.store(readOnly); }
 
 void StorageEngine::setAfterMaintain(std::function<void(StorageSession &)> fn) { impl_->afterMaintain = std::move(fn); }
 

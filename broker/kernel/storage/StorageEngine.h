@@ -23,15 +23,44 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
 struct LoadedPlugin;
 
+// Told of every durable change the storage thread makes, in order, once the plugin accepted it: replication's
+// source (repl/ReplicationJournal). Storage thread only; every member must be quick and must not block.
+class StorageJournal {
+public:
+    enum class Change : uint8_t { Ack = 2, OffsetSet = 3, MetaPut = 4, MetaDelete = 5, QueueCreate = 6, QueueDelete = 7 };
+    // A completion held back until a slave has the write (sync replication): status FERRY_OK when one has it,
+    // else FERRY_E_REPLICA_TIMEOUT / FERRY_E_NO_REPLICA with a sentence.
+    using HeldCompletion = std::function<void(ferry_status status, const std::string &error)>;
+
+    virtual ~StorageJournal() = default;
+    // head: the encoded record head (the record is head + message->body).
+    virtual void onAppend(uint64_t queueId, uint64_t offset, uint64_t storeTimeMs, std::string_view head,
+                          const MessagePtr &message) = 0;
+    // queueId, number (ack: the offset; OffsetSet: the consumer offset; QueueCreate: the storage flags), key (meta
+    // key or consumer group), value (meta value).
+    virtual void onChange(Change change, uint64_t queueId, uint64_t number, std::string_view key,
+                          std::string_view value) = 0;
+    // Everything recorded so far is durable here (after the batch's sync in sync flush mode, at once in async).
+    virtual void onDurable() = 0;
+    // After onDurable, the completions of the batch's writes: true when the journal took them (they run once a
+    // slave has everything recorded so far, or fail); false: run them now.
+    virtual bool holdCompletions(std::vector<HeldCompletion> &completions) = 0;
+};
+
 // The storage plugin as seen from the storage thread: checked wrappers that keep the last error text.
 class StorageSession {
 public:
     StorageSession(const ferry_storage_vtable &vt, ferry_storage *storage) : vt_(vt), storage_(storage) {}
+
+    // Every successful write through this session is reported to journal (may be null). Storage thread.
+    void setJournal(StorageJournal *journal) { journal_ = journal; }
+    StorageJournal *journal() const { return journal_; }
 
     const ferry_storage_vtable &vt() const { return vt_; }
     ferry_storage *storage() const { return storage_; }
@@ -60,6 +89,7 @@ public:
 private:
     const ferry_storage_vtable &vt_;
     ferry_storage *storage_;
+    StorageJournal *journal_ = nullptr;
     char err_[512] = {};
 };
 
@@ -98,6 +128,11 @@ public:
     // fn(session) runs on the storage thread after every maintain() (retention may have moved queues' low bounds).
     // Set once, before open().
     void setAfterMaintain(std::function<void(StorageSession &)> fn);
+    // Replication's source: every write is reported to journal, and write completions are held by it. Set once,
+    // before open(); journal must outlive the engine's close().
+    void setJournal(StorageJournal *journal);
+    // A slave: appends from the kernel fail with FERRY_E_READ_ONLY (replication writes through submit). Any thread.
+    void setReadOnly(bool readOnly);
 
     // Counters for metrics and benchmarks.
     uint64_t syncCount() const;

@@ -121,6 +121,8 @@ class FerryBroker {
     }
     // Other protocols' default listeners (amqp 0.0.0.0:5672) stay off unless asked for, so brokers run in parallel.
     if (!(o.set && 'amqp.listen' in o.set) && !(bound && o.rocket === false)) set('amqp.listen', '');
+    // The replication listener (default 0.0.0.0:10912) on an ephemeral loopback port, kept across restarts.
+    if (!(o.set && 'replication.listen' in o.set)) set('replication.listen', bound?.replication || '127.0.0.1:0');
     for (const [k, v] of Object.entries(o.set || {})) set(k, v);
     if (bound && o.rocket === false) {
       // Harness checks with other plugins: rebind every listen key that was reported.
@@ -316,6 +318,7 @@ class FerryBroker {
     const bound = {
       namesrv: this.namesrvAddr,
       broker: this.brokerAddr,
+      replication: this.listeners['replication.listen'],
       all: { ...this.listeners },
     };
     let lastErr = null;
