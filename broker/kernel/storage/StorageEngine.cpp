@@ -193,7 +193,12 @@ struct StorageEngine::Impl {
         std::vector<StorageJournal::HeldCompletion> held;
         held.reserve(waiting.size());
         for (PendingDone &w : waiting) {
-            if (w.op->kind == PendingOp::Kind::Append ? !w.op->appendDone : !w.op->done)
+            // Only appends (publishes) wait for a slave, as in RocketMQ: metadata, acks and offsets complete now.
+            if (w.op->kind != PendingOp::Kind::Append) {
+                complete(w, w.status, w.error);
+                continue;
+            }
+            if (!w.op->appendDone)
                 continue;
             held.emplace_back([kind = w.op->kind, appendDone = std::move(w.op->appendDone), done = std::move(w.op->done),
                                status = w.status, offset = w.offset,

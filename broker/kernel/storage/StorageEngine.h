@@ -48,8 +48,8 @@ public:
                           std::string_view value) = 0;
     // Everything recorded so far is durable here (after the batch's sync in sync flush mode, at once in async).
     virtual void onDurable() = 0;
-    // After onDurable, the completions of the batch's writes: true when the journal took them (they run once a
-    // slave has everything recorded so far, or fail); false: run them now.
+    // After onDurable, the completions of the batch's appends: true when the journal took them (they run once a
+    // slave has everything recorded so far, or fail); false: run them now. Other writes complete without waiting.
     virtual bool holdCompletions(std::vector<HeldCompletion> &completions) = 0;
 };
 

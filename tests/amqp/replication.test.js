@@ -1,0 +1,259 @@
+'use strict';
+// Replication (Ferry only): several real ferry-broker processes on loopback, amqplib publishing with publisher
+// confirms. What a slave holds is compared with its master through the replication listener's "digest" admin
+// request (per queue: bounds, readable records and a hash of them; hashes of metadata and consumer offsets), which
+// does not depend on the storage format, so file -> sqlite and sqlite -> file are compared directly.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const amqp = require('amqplib');
+const { startBroker } = require('../rocket/lib/broker');
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+// ---- the replication admin protocol: u32 length | u8 type | payload (docs/replication.md) ----------------------
+function adminRequest(address, command) {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const cmd = Buffer.from(command);
+    const frame = Buffer.alloc(4 + 1 + 4 + cmd.length);
+    frame.writeUInt32BE(1 + 4 + cmd.length, 0);
+    frame.writeUInt8(2, 4);
+    frame.writeUInt32BE(cmd.length, 5);
+    cmd.copy(frame, 9);
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to '${command}' from ${address}`)); }, 10000);
+    socket.on('error', err => { clearTimeout(timer); reject(err); });
+    socket.on('data', chunk => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
+      clearTimeout(timer);
+      socket.destroy();
+      assert.equal(buf.readUInt8(4), 3, 'an AdminReply frame');
+      const status = buf.readInt32BE(5);
+      const text = buf.subarray(13, 13 + buf.readUInt32BE(9)).toString();
+      if (status !== 0) reject(new Error(`'${command}' failed (${status}): ${text}`));
+      else resolve(JSON.parse(text));
+    });
+    socket.write(frame);
+  });
+}
+
+const status = b => adminRequest(b.listeners['replication.listen'], 'status');
+const digest = b => adminRequest(b.listeners['replication.listen'], 'digest');
+
+async function waitFor(what, fn, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+// A broker with the AMQP listener on; role etc. through `set`.
+async function start({ storage = 'file', set = {}, args = [], dataDir } = {}) {
+  return startBroker({
+    rocket: false,
+    dataDir,
+    args,
+    set: {
+      'rocket.namesrv_listen': '', 'rocket.broker_listen': '', 'amqp.listen': '127.0.0.1:0',
+      'storage.plugin': storage, ...set,
+    },
+  });
+}
+
+function slaveOf(master, { storage = 'file', id = 1, set = {}, args = [], dataDir } = {}) {
+  return start({
+    storage, dataDir, args,
+    set: { 'replication.role': 'SLAVE', 'broker.id': String(id), 'replication.master': master.listeners['replication.listen'], ...set },
+  });
+}
+
+const amqpUrl = b => `amqp://guest:guest@${b.listeners['amqp.listen']}`;
+
+// Publishes n persistent messages to each queue with confirms; resolves with the number confirmed (acked).
+async function publish(b, queues, n, tag = 'm') {
+  const conn = await amqp.connect(amqpUrl(b));
+  try {
+    const ch = await conn.createConfirmChannel();
+    for (const q of queues) await ch.assertQueue(q, { durable: true });
+    const results = [];
+    for (let i = 0; i < n; i++) {
+      for (const q of queues) {
+        results.push(new Promise(resolve => ch.sendToQueue(q, Buffer.from(`${tag}-${q}-${i}`), { persistent: true },
+          err => resolve(!err))));
+      }
+    }
+    const settled = await Promise.all(results);
+    await ch.close().catch(() => {});
+    return settled.filter(Boolean).length;
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+async function consumeAndAck(b, queue, n) {
+  const conn = await amqp.connect(amqpUrl(b));
+  try {
+    const ch = await conn.createChannel();
+    let got = 0;
+    for (; got < n; got++) {
+      const m = await ch.get(queue, { noAck: false });
+      if (!m) break;
+      ch.ack(m);
+    }
+    await ch.close();
+    return got;
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+// The slave applied everything the master published.
+async function inSync(master, slave) {
+  return waitFor('the slave to catch up', async () => {
+    const m = await status(master);
+    const s = await status(slave);
+    return s.master && s.master.state === 'streaming' && s.master.appliedSeq === m.seq &&
+      m.slaves.some(x => x.inSync && x.replicatedSeq === m.seq) ? { m, s } : null;
+  });
+}
+
+function assertSameData(a, b) {
+  assert.deepEqual(b.queues, a.queues, 'every queue: bounds, readable records and their hash');
+  assert.equal(b.metaHash, a.metaHash, 'metadata');
+  assert.equal(b.metaKeys, a.metaKeys);
+  assert.equal(b.offsetsHash, a.offsetsHash, 'consumer offsets');
+}
+
+for (const [from, to] of [['file', 'sqlite'], ['sqlite', 'file']]) {
+  test(`ASYNC_MASTER on ${from} -> SLAVE on ${to}: the slave holds exactly the master's data`, async () => {
+    const master = await start({ storage: from });
+    const slave = await slaveOf(master, { storage: to });
+    try {
+      assert.equal(await publish(master, ['r1', 'r2'], 500), 1000);
+      assert.equal(await consumeAndAck(master, 'r1', 200), 200);
+      await inSync(master, slave);
+      const [dm, ds] = [await digest(master), await digest(slave)];
+      assertSameData(dm, ds);
+      const r1 = Object.values(dm.queues).find(q => q.next === 500 && q.records === 300);
+      assert.ok(r1, `queue r1 has 300 of its 500 records left on both: ${JSON.stringify(dm.queues)}`);
+    } finally {
+      await slave.kill9();
+      await master.kill9();
+    }
+  });
+}
+
+test('a slave killed and restarted catches up from where it stopped, not with a full copy', async () => {
+  const master = await start({ storage: 'file' });
+  let slave = await slaveOf(master, { storage: 'sqlite' });
+  const dataDir = slave.dataDir;
+  try {
+    assert.equal(await publish(master, ['c1'], 2000), 2000);
+    await inSync(master, slave);
+    await slave.kill9();
+    assert.equal(await publish(master, ['c1'], 300, 'later'), 300);
+    await consumeAndAck(master, 'c1', 100);
+    slave = await slaveOf(master, { storage: 'sqlite', dataDir });
+    const { s } = await inSync(master, slave);
+    assert.equal(s.master.appliedRecords, 300, 'only the 300 records it missed were sent');
+    assertSameData(await digest(master), await digest(slave));
+  } finally {
+    await slave.kill9();
+    await master.kill9();
+  }
+});
+
+test('ASYNC_MASTER: lag is reported while the slave is paused (SIGSTOP) and closes after SIGCONT', async () => {
+  const master = await start();
+  const slave = await slaveOf(master);
+  try {
+    await publish(master, ['lag'], 10);
+    await inSync(master, slave);
+    process.kill(slave.pid, 'SIGSTOP');
+    assert.equal(await publish(master, ['lag'], 2000), 2000, 'ASYNC_MASTER confirms without the slave');
+    const m = await waitFor('lag on the master', async () => {
+      const st = await status(master);
+      const v = st.slaves[0];
+      return v && v.lagMessages > 0 ? st : null;
+    });
+    assert.ok(m.slaves[0].lagMessages <= 2000 && m.slaves[0].lagBytes > 0, JSON.stringify(m.slaves[0]));
+    process.kill(slave.pid, 'SIGCONT');
+    const { m: after } = await inSync(master, slave);
+    assert.equal(after.slaves[0].lagMessages, 0);
+    assert.equal(after.slaves[0].lagBytes, 0);
+    assertSameData(await digest(master), await digest(slave));
+  } finally {
+    try { process.kill(slave.pid, 'SIGCONT'); } catch { /* gone */ }
+    await slave.kill9();
+    await master.kill9();
+  }
+});
+
+test('SYNC_MASTER confirms only what a slave has: nack with no slave, ack with one, nack after the timeout when it stalls', async () => {
+  const master = await start({ set: { 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '700' } });
+  let slave = null;
+  try {
+    assert.equal(await publish(master, ['s1'], 5), 0, 'no slave: every publish is nacked (SLAVE_NOT_AVAILABLE)');
+    slave = await slaveOf(master, { storage: 'sqlite' });
+    await waitFor('an in-sync slave', async () => (await status(master)).inSyncSlaves === 1);
+    assert.equal(await publish(master, ['s1'], 500), 500, 'with a slave every publish is acked');
+    const d = await digest(slave);
+    assert.ok(Object.values(d.queues).some(q => q.records === 505),
+      `every acked message is on the slave already: ${JSON.stringify(d.queues)}`);
+    process.kill(slave.pid, 'SIGSTOP');
+    const t0 = Date.now();
+    assert.equal(await publish(master, ['s1'], 3), 0, 'a stalled slave: nacked (FLUSH_SLAVE_TIMEOUT)');
+    assert.ok(Date.now() - t0 >= 600, 'after replication.sync_timeout_ms');
+    process.kill(slave.pid, 'SIGCONT');
+    await inSync(master, slave);
+    assertSameData(await digest(master), await digest(slave));
+  } finally {
+    if (slave) {
+      try { process.kill(slave.pid, 'SIGCONT'); } catch { /* gone */ }
+      await slave.kill9();
+    }
+    await master.kill9();
+  }
+});
+
+test('manual fail-over: a promoted slave serves; the old master is refused as diverged until --reconcile', async () => {
+  const a = await start();
+  let b = await slaveOf(a, { storage: 'sqlite' });
+  const bDir = b.dataDir;
+  let aAgain = null;
+  try {
+    assert.equal(await publish(a, ['f1'], 100), 100);
+    await inSync(a, b);
+    // A takes writes the slave never gets, then dies.
+    process.kill(b.pid, 'SIGSTOP');
+    assert.equal(await publish(a, ['f1'], 10, 'lost'), 10);
+    await a.kill9();
+    process.kill(b.pid, 'SIGCONT');
+    await b.kill9();
+    // RocketMQ 4.x fail-over: the slave restarts as the group's master (broker.id 0) and takes new writes.
+    b = await start({ storage: 'sqlite', dataDir: bDir });
+    assert.equal(await publish(b, ['f1'], 10, 'new'), 10);
+    // The old master rejoins as a slave: its f1 differs from the new master's at the same offsets.
+    aAgain = await slaveOf(b, { dataDir: a.dataDir });
+    const exit = await Promise.race([aAgain.exited, sleep(15000).then(() => null)]);
+    assert.ok(exit, 'the diverged slave stops');
+    assert.equal(exit.code, 3, 'exit code 3: diverged');
+    assert.match(aAgain.stderr, /diverges from its master/);
+    // Reconciled, it drops what the master does not have and follows.
+    aAgain = await slaveOf(b, { dataDir: a.dataDir, args: ['--reconcile'] });
+    await inSync(b, aAgain);
+    assertSameData(await digest(b), await digest(aAgain));
+  } finally {
+    if (aAgain) await aAgain.kill9();
+    await b.kill9();
+    await a.kill9();
+  }
+});
