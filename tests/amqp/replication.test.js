@@ -7,6 +7,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
+const { spawnSync } = require('node:child_process');
 const amqp = require('amqplib');
 const { startBroker } = require('../rocket/lib/broker');
 
@@ -236,7 +237,7 @@ test('manual fail-over: a promoted slave serves; the old master is refused as di
     process.kill(b.pid, 'SIGSTOP');
     assert.equal(await publish(a, ['f1'], 10, 'lost'), 10);
     await a.kill9();
-    process.kill(b.pid, 'SIGCONT');
+    // Killed while still stopped, so the changes waiting in its socket are never applied.
     await b.kill9();
     // RocketMQ 4.x fail-over: the slave restarts as the group's master (broker.id 0) and takes new writes.
     b = await start({ storage: 'sqlite', dataDir: bDir });
@@ -255,5 +256,96 @@ test('manual fail-over: a promoted slave serves; the old master is refused as di
     if (aAgain) await aAgain.kill9();
     await b.kill9();
     await a.kill9();
+  }
+});
+
+test('AMQP clients connecting to a slave are refused with a clear message', async () => {
+  const master = await start();
+  const slave = await slaveOf(master);
+  try {
+    await assert.rejects(amqp.connect(amqpUrl(slave)), /ConnectionClose/, 'amqplib: the handshake ends in connection.close');
+    // pika reports the reply code and text of that connection.close.
+    const [host, port] = slave.listeners['amqp.listen'].split(':');
+    const py = spawnSync('/usr/bin/python3', ['-c', `
+import pika
+try:
+    pika.BlockingConnection(pika.ConnectionParameters(host='${host}', port=${port}))
+    print('opened')
+except pika.exceptions.AMQPError as e:
+    print(e)
+`], { encoding: 'utf8', timeout: 20000 });
+    assert.match(py.stdout, /\(530\) "NOT_ALLOWED - this broker is a read-only replica \(replication.role SLAVE of group 'broker-a'\); connect to its master/,
+      py.stdout + py.stderr);
+  } finally {
+    await slave.kill9();
+    await master.kill9();
+  }
+});
+
+test('SYNC_MASTER killed with SIGKILL at random moments, ten rounds: every confirmed message is on the slave once', async () => {
+  let master = await start({ set: { 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '2000' } });
+  const masterDir = master.dataDir;
+  const masterListeners = { ...master.listeners };
+  let slave = await slaveOf(master, { storage: 'sqlite' });
+  const slaveDir = slave.dataDir;
+  const confirmed = new Set();
+  try {
+    for (let round = 0; round < 10; round++) {
+      await waitFor('an in-sync slave', async () => (await status(master)).inSyncSlaves === 1);
+      const conn = await amqp.connect(amqpUrl(master));
+      conn.on('error', () => {});
+      const ch = await conn.createConfirmChannel();
+      ch.on('error', () => {});
+      await ch.assertQueue('kill', { durable: true });
+      let stop = false;
+      const pumping = (async () => {
+        let i = 0;
+        while (!stop) {
+          const body = `r${round}-${i++}`;
+          const ok = await new Promise(resolve => {
+            try {
+              ch.sendToQueue('kill', Buffer.from(body), { persistent: true }, err => resolve(!err));
+            } catch { resolve(false); }
+          });
+          if (ok) confirmed.add(body);
+          else break; // the master is gone: the rest of this round is unconfirmed
+        }
+      })();
+      await sleep(150 + Math.floor(Math.random() * 500));
+      await master.kill9();
+      stop = true;
+      await Promise.race([pumping, sleep(3000)]);
+      await Promise.race([conn.close().catch(() => {}), sleep(500)]);
+      master = await start({
+        set: {
+          'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '2000',
+          'amqp.listen': masterListeners['amqp.listen'], 'replication.listen': masterListeners['replication.listen'],
+        },
+        dataDir: masterDir,
+      });
+    }
+    assert.ok(confirmed.size > 100, `enough confirmed messages to mean something (${confirmed.size})`);
+    await inSync(master, slave);
+    // Fail over: the slave becomes the master; every confirmed message must be there exactly once.
+    await master.kill9();
+    await slave.kill9();
+    slave = await start({ storage: 'sqlite', dataDir: slaveDir });
+    const conn = await amqp.connect(amqpUrl(slave));
+    const ch = await conn.createChannel();
+    const seen = new Map();
+    for (;;) {
+      const m = await ch.get('kill', { noAck: true });
+      if (!m) break;
+      const body = m.content.toString();
+      seen.set(body, (seen.get(body) || 0) + 1);
+    }
+    await conn.close();
+    const missing = [...confirmed].filter(b => !seen.has(b));
+    const twice = [...seen].filter(([, n]) => n > 1).map(([b]) => b);
+    assert.deepEqual(missing, [], `confirmed messages missing on the slave (of ${confirmed.size})`);
+    assert.deepEqual(twice, [], 'messages stored twice');
+  } finally {
+    await slave.kill9();
+    await master.kill9();
   }
 });

@@ -439,14 +439,17 @@ void Queue::append(MessagePtr msg, PublishDone done)
             ++appendsInFlight_;
             std::weak_ptr<Queue> weak = weak_from_this();
             storage_->append(
-                id_, msg, [weak, offset, done, waitForStore](ferry_status st, uint64_t stored, const std::string &err) {
+                id_, msg, [weak, offset, done, waitForStore](ferry_status st, uint64_t storedAt, const std::string &err) {
                     auto self = weak.lock();
-                    if (st == FERRY_OK && stored != offset)
+                    if (st == FERRY_OK && storedAt != offset)
                         kernelLogger()->error("queue '{}': storage assigned offset {} to the message the kernel "
                                               "numbered {}",
-                                              self ? self->name_ : std::string("?"), stored, offset);
+                                              self ? self->name_ : std::string("?"), storedAt, offset);
+                    // Replica statuses (SYNC_MASTER) say the message is stored here but not on a slave: the queue
+                    // keeps it; only the publisher hears the status.
+                    const bool stored = st == FERRY_OK || st == FERRY_E_REPLICA_TIMEOUT || st == FERRY_E_NO_REPLICA;
                     if (self)
-                        self->onAppended(st, offset, err);
+                        self->onAppended(stored ? FERRY_OK : st, offset, err);
                     if (waitForStore && done)
                         done(st, offset, err);
                 });

@@ -880,11 +880,13 @@ private:
         std::vector<SnapshotQueue> queues;
     };
 
+    // A snapshot starts a new numbering: the position is the snapshot's once it is applied.
     void setState(const char *state, uint64_t epoch)
     {
         std::lock_guard lock(svc_.mutex);
         svc_.master.state = state;
         svc_.master.epoch = epoch;
+        svc_.master.appliedSeq = 0;
     }
 
     void onMasterError(const ErrorFrame &e)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <random>
 
@@ -624,6 +625,22 @@ bool Session::connectionMethod(const Method &m)
             hardError(reply::kNotAllowed, "access to vhost '" + vhost + "' refused for user '" + user_ + "'", 10,
                       40);
             return false;
+        }
+        // A slave is a read-only replica: AMQP clients belong on its master (ABI 1.7 hosts tell the role).
+        if (host_->struct_size >= offsetof(ferry_protocol_host, replication_info) + sizeof(void *) &&
+            host_->replication_info) {
+            ferry_replication_info info{};
+            info.struct_size = sizeof info;
+            if (host_->replication_info(host_->base->ctx, &info) == FERRY_OK && info.role == FERRY_ROLE_SLAVE) {
+                hardError(reply::kNotAllowed,
+                          std::string("this broker is a read-only replica (replication.role SLAVE of group '") +
+                              info.broker_name + "'); connect to its master" +
+                              (info.master_address[0] ? std::string(" (replication address ") + info.master_address +
+                                                            ")"
+                                                      : std::string()),
+                          10, 40);
+                return false;
+            }
         }
         vhost_ = vhost;
         send(0, ConnectionOpenOk{});

@@ -59,6 +59,9 @@ int sendErrorCode(ferry_status st)
     case FERRY_E_NO_SPACE:
     case FERRY_E_CLOSED: return code::kServiceNotAvailable;
     case FERRY_E_BUSY: return code::kSystemBusy;
+    case FERRY_E_REPLICA_TIMEOUT: return code::kFlushSlaveTimeout;
+    case FERRY_E_NO_REPLICA: return code::kSlaveNotAvailable;
+    case FERRY_E_READ_ONLY: return code::kServiceNotAvailable;
     case FERRY_E_TIMEOUT: return code::kFlushDiskTimeout;
     default: return code::kSystemError;
     }
@@ -185,7 +188,10 @@ struct PublishCall final : PendingCall {
         if (--st.remaining != 0)
             return;
         RemotingCommand &resp = st.response;
-        if (st.failure != FERRY_OK) {
+        // SYNC_MASTER stored the message but no slave has it: RocketMQ answers with the send result's header and
+        // FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE, which clients report as the send status.
+        const bool replicaOnly = st.failure == FERRY_E_REPLICA_TIMEOUT || st.failure == FERRY_E_NO_REPLICA;
+        if (st.failure != FERRY_OK && !replicaOnly) {
             resp.code = sendErrorCode(st.failure);
             resp.remark = "storing the message failed: " + st.failureText;
             s.send(resp);
@@ -198,7 +204,11 @@ struct PublishCall final : PendingCall {
                 ids += ',';
             ids += encodeOffsetMsgId(host, physicalOffset(st.kernelQueueId, st.offsets[i]));
         }
-        resp.code = code::kSuccess;
+        resp.code = st.failure == FERRY_E_REPLICA_TIMEOUT ? code::kFlushSlaveTimeout
+                    : st.failure == FERRY_E_NO_REPLICA    ? code::kSlaveNotAvailable
+                                                          : code::kSuccess;
+        if (replicaOnly)
+            resp.remark = st.failureText;
         resp.set("msgId", ids);
         resp.set("queueId", static_cast<int64_t>(st.queueId));
         resp.set("queueOffset", static_cast<int64_t>(*std::min_element(st.offsets.begin(), st.offsets.end())));

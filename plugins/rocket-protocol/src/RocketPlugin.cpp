@@ -9,6 +9,7 @@
 #include <QNetworkInterface>
 
 #include <algorithm>
+#include <cstddef>
 
 namespace rocket {
 
@@ -226,11 +227,41 @@ RemotingCommand RocketPlugin::registerRequest(int32_t opaque)
     r.set("brokerName", settings_.brokerName);
     r.set("brokerAddr", addr);
     r.set("clusterName", settings_.clusterName);
+    int64_t brokerId = settings_.brokerId;
+    // ABI 1.7: the kernel's replication role and listener are the truth (broker.id, replication.listen).
+    if (const auto info = replicationInfo()) {
+        brokerId = static_cast<int64_t>(info->broker_id);
+        std::string listen = info->listen_address;
+        if (listen.rfind("0.0.0.0:", 0) == 0 && addr.rfind(':') != std::string::npos)
+            listen = addr.substr(0, addr.rfind(':')) + listen.substr(7);
+        ha = listen;
+    }
     r.set("haServerAddr", ha);
-    r.set("brokerId", settings_.brokerId);
+    r.set("brokerId", brokerId);
     r.set("compressed", std::string("false"));
     r.body = "{\"topicConfigSerializeWrapper\":" + topicConfigJson() + ",\"filterServerList\":[]}";
     return r;
+}
+
+std::optional<ferry_replication_info> RocketPlugin::replicationInfo() const
+{
+    if (host_->struct_size < offsetof(ferry_protocol_host, replication_info) + sizeof(void *) ||
+        host_->replication_info == nullptr)
+        return std::nullopt;
+    ferry_replication_info info{};
+    info.struct_size = sizeof info;
+    if (host_->replication_info(host_->base->ctx, &info) != FERRY_OK)
+        return std::nullopt;
+    return info;
+}
+
+void RocketPlugin::onRegistered(const RemotingCommand &answer)
+{
+    const auto info = replicationInfo();
+    if (!info || info->role != FERRY_ROLE_SLAVE || host_->replication_master_hint == nullptr)
+        return;
+    if (const std::string *ha = answer.field("haServerAddr"); ha && !ha->empty())
+        host_->replication_master_hint(host_->base->ctx, ha->data(), ha->size());
 }
 
 // ---- topics -------------------------------------------------------------------------------------------------------

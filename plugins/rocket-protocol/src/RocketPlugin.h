@@ -195,6 +195,10 @@ public:
     void onInstanceTimer(uint64_t timerId);
     void requestRegistration(); // wakes every registration connection
     RemotingCommand registerRequest(int32_t opaque);
+    // A REGISTER_BROKER answer: a slave passes the master's haServerAddr to the kernel (replication).
+    void onRegistered(const RemotingCommand &answer);
+    // The kernel's replication role and identity (ABI 1.7 hosts), else nullopt.
+    std::optional<ferry_replication_info> replicationInfo() const;
     std::string namesrvAddressFor(uint64_t index) const;
     size_t namesrvCount() const;
 

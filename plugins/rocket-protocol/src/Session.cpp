@@ -61,6 +61,8 @@ void Session::dispatch(RemotingCommand &command)
             plugin_.log(FERRY_LOG_WARN, "name server " + plugin_.namesrvAddressFor(registrationIndex_) +
                                             " refused the registration: code " + std::to_string(command.code) + " " +
                                             command.remark.value_or(""));
+        else if (role_ == SessionRole::Registration)
+            plugin_.onRegistered(command); // a slave learns its master's haServerAddr here
         return;
     }
     switch (role_) {
