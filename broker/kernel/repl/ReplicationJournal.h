@@ -45,6 +45,7 @@ public:
                   std::string_view value) override;
     void onDurable() override;
     bool holdCompletions(std::vector<HeldCompletion> &completions) override;
+    bool holdsCompletions() const override { return syncMode_; }
     // The last recorded seq (storage thread: exact; elsewhere a snapshot).
     uint64_t recordedSeq() const { return recorded_.load(std::memory_order_acquire); }
 

@@ -438,7 +438,11 @@ void StorageEngine::Impl::run()
             }
             if (journal && st == FERRY_OK) {
                 journal->onDurable();
-                completeHeld(waiting);
+                if (journal->holdsCompletions())
+                    completeHeld(waiting);
+                else
+                    for (PendingDone &w : waiting)
+                        complete(w, w.status, w.error);
             } else {
                 for (PendingDone &w : waiting)
                     complete(w, st == FERRY_OK ? w.status : st, st == FERRY_OK ? w.error : error);

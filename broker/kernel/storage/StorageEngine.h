@@ -51,6 +51,8 @@ public:
     // After onDurable, the completions of the batch's appends: true when the journal took them (they run once a
     // slave has everything recorded so far, or fail); false: run them now. Other writes complete without waiting.
     virtual bool holdCompletions(std::vector<HeldCompletion> &completions) = 0;
+    // Whether holdCompletions may hold anything (sync replication); when false completions run directly.
+    virtual bool holdsCompletions() const = 0;
 };
 
 // The storage plugin as seen from the storage thread: checked wrappers that keep the last error text.
