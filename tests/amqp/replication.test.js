@@ -349,3 +349,37 @@ test('SYNC_MASTER killed with SIGKILL at random moments, ten rounds: every confi
     await master.kill9();
   }
 });
+
+test('a cut connection: the slave reconnects and resumes from the master\'s backlog, without a catch-up from storage', async () => {
+  const master = await start();
+  // A TCP proxy between slave and master, so the connection can be cut while both brokers keep running.
+  const sockets = new Set();
+  const proxy = net.createServer(client => {
+    const [host, port] = master.listeners['replication.listen'].split(':');
+    const upstream = net.connect({ host, port: Number(port) });
+    for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)); }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise(r => proxy.listen(0, '127.0.0.1', r));
+  const slave = await start({
+    storage: 'sqlite',
+    set: { 'replication.role': 'SLAVE', 'broker.id': '1', 'replication.master': `127.0.0.1:${proxy.address().port}` },
+  });
+  try {
+    assert.equal(await publish(master, ['cut'], 500), 500);
+    await inSync(master, slave);
+    assert.equal((await status(slave)).master.snapshots, 1, 'one catch-up from storage, at start');
+    for (const s of sockets) s.destroy();
+    assert.equal(await publish(master, ['cut'], 500, 'after'), 500, 'ASYNC_MASTER confirms while the slave is away');
+    const { s } = await inSync(master, slave);
+    assert.equal(s.master.resumes, 1, 'the reconnection resumed from the backlog');
+    assert.equal(s.master.snapshots, 1, 'no second catch-up from storage');
+    assertSameData(await digest(master), await digest(slave));
+  } finally {
+    proxy.close();
+    for (const s of sockets) s.destroy();
+    await slave.kill9();
+    await master.kill9();
+  }
+});

@@ -123,6 +123,8 @@ struct MasterLink { // a slave's view of its master (status)
     uint64_t lastAppliedMs = 0;
     uint64_t appliedRecords = 0;
     uint64_t appliedBytes = 0;
+    uint64_t snapshots = 0; // catch-ups from storage since start
+    uint64_t resumes = 0;   // reconnections resumed from the master's in-memory backlog
     std::string lastError;
 };
 
@@ -279,9 +281,8 @@ public:
     void onTimer(uint64_t id) override
     {
         if (id == kTimerHeartbeat) {
-            std::string out;
-            encodeHeartbeat({svc_.journal->publishedSeq(), wallMs()}, out);
-            svc_.write(conn_, out);
+            if (phase_ == Phase::Live)
+                sendHeartbeat();
             svc_.host->set_timer(conn_, kTimerHeartbeat, kHeartbeatMs);
         } else if (id == kTimerPump) {
             pumpPending_ = false;
@@ -319,6 +320,14 @@ public:
     }
 
     static Session *sessionOf(Connection &c) { return reinterpret_cast<Session *>(c.session()); }
+
+    // Heartbeats go only to a streaming slave: before any snapshot, the first one tells a slave it was resumed.
+    void sendHeartbeat()
+    {
+        std::string out;
+        encodeHeartbeat({svc_.journal->publishedSeq(), wallMs()}, out);
+        svc_.write(conn_, out);
+    }
 
 protected:
     ferry_status onFrame(const Frame &f) override
@@ -497,6 +506,7 @@ private:
             kernelLogger()->info("replication: slave {} (broker.id {}) resumes from seq {}", peer_, hello.brokerId,
                                  hello.appliedSeq);
             cursor_ = hello.appliedSeq + 1;
+            sendHeartbeat();
             goLive();
             return FERRY_OK;
         }
@@ -795,6 +805,11 @@ protected:
             if (!decodeSnapshotBegin(f.payload, &b, &error))
                 return protocolError("bad SnapshotBegin: " + error);
             inSnapshot_ = true;
+            sawFirst_ = true;
+            {
+                std::lock_guard lock(svc_.mutex);
+                ++svc_.master.snapshots;
+            }
             snapshot_ = std::make_shared<Snapshot>();
             snapshot_->epoch = b.epoch;
             snapshot_->seq = b.seq;
@@ -828,6 +843,10 @@ protected:
                     return protocolError("a change of kind " + std::to_string(int(op.kind)) + " inside a snapshot");
                 return FERRY_OK;
             }
+            if (!sawFirst_) {
+                markResumed();
+                lastSeq_ = op.seq - 1;
+            }
             if (op.seq != 0) {
                 if (op.seq != lastSeq_ + 1 && lastSeq_ != 0)
                     return protocolError("change seq " + std::to_string(op.seq) + " after " + std::to_string(lastSeq_));
@@ -852,6 +871,8 @@ protected:
             Heartbeat h;
             if (!decodeHeartbeat(f.payload, &h, &error))
                 return protocolError("bad Heartbeat: " + error);
+            if (!sawFirst_)
+                markResumed();
             std::lock_guard lock(svc_.mutex);
             svc_.master.masterSeq = h.seq;
             svc_.master.lastHeartbeatMs = wallMs();
@@ -887,6 +908,17 @@ private:
         svc_.master.state = state;
         svc_.master.epoch = epoch;
         svc_.master.appliedSeq = 0;
+    }
+
+    // The master's first frame was live (a change or a heartbeat), not a snapshot: it resumed us from its backlog.
+    void markResumed()
+    {
+        sawFirst_ = true;
+        std::lock_guard lock(svc_.mutex);
+        ++svc_.master.resumes;
+        svc_.master.state = "streaming";
+        kernelLogger()->info("replication: resumed from master {} at seq {}", svc_.master.address,
+                             svc_.master.appliedSeq);
     }
 
     void onMasterError(const ErrorFrame &e)
@@ -1093,6 +1125,7 @@ private:
     }
 
     bool inSnapshot_ = false;
+    bool sawFirst_ = false; // a SnapshotBegin or a first Op arrived on this connection
     std::shared_ptr<Snapshot> snapshot_;
     std::vector<OpRecord> batch_;
     size_t batchBytes_ = 0;
@@ -1458,6 +1491,8 @@ std::string ReplicationService::statusJson() const
                                   {"lastAppliedMs", static_cast<qint64>(m.lastAppliedMs)},
                                   {"appliedRecords", static_cast<qint64>(m.appliedRecords)},
                                   {"appliedBytes", static_cast<qint64>(m.appliedBytes)},
+                                  {"snapshots", static_cast<qint64>(m.snapshots)},
+                                  {"resumes", static_cast<qint64>(m.resumes)},
                                   {"lastError", QString::fromStdString(m.lastError)},
                               });
     }
