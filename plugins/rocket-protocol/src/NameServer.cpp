@@ -133,9 +133,17 @@ RemotingCommand NameServer::routeInfo(const RemotingCommand &request)
     std::lock_guard lock(mutex_);
     QJsonArray queueDatas;
     std::set<std::string> brokerNames;
+    // Queue data comes from each group's master; a group whose master is gone keeps being routed through its
+    // lowest-id slave (RocketMQ keeps a brokerName's queue data while any of its brokers is registered), so consumers
+    // read from the slave.
+    std::map<std::string, const RegisteredBroker *> source;
     for (const auto &[addr, b] : brokers_) {
-        if (b.brokerId != 0)
-            continue;
+        const RegisteredBroker *&best = source[b.brokerName];
+        if (best == nullptr || b.brokerId < best->brokerId)
+            best = &b;
+    }
+    for (const auto &[name, bp] : source) {
+        const RegisteredBroker &b = *bp;
         auto t = b.topics.find(topic);
         if (t == b.topics.end())
             continue;
