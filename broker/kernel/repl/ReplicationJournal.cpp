@@ -267,16 +267,13 @@ bool ReplicationJournal::lagSince(uint64_t acked, uint64_t *bytes, uint64_t *mes
     return true;
 }
 
-uint64_t ReplicationJournal::publishedBytes() const
+bool ReplicationJournal::bytesThrough(uint64_t seq, uint64_t *bytes) const
 {
     std::lock_guard lock(mutex_);
-    return totalBytes_;
-}
-
-uint64_t ReplicationJournal::publishedMessages() const
-{
-    std::lock_guard lock(mutex_);
-    return totalMessages_;
+    if (entries_.empty() || seq < entries_.front().seq || seq > entries_.back().seq)
+        return false;
+    *bytes = entries_[static_cast<size_t>(seq - entries_.front().seq)].cumBytes;
+    return true;
 }
 
 uint64_t ReplicationJournal::addListener(std::function<void()> fn)

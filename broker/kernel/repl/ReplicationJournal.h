@@ -58,9 +58,9 @@ public:
     // Bytes and appended messages between seq `acked` and the last published one (lag of a slave at `acked`);
     // false when `acked` is older than the backlog.
     bool lagSince(uint64_t acked, uint64_t *bytes, uint64_t *messages) const;
-    // Totals since start (throughput).
-    uint64_t publishedBytes() const;
-    uint64_t publishedMessages() const;
+    // Bytes of every change up to and including seq (its budget share, as lagSince counts them); false when seq
+    // is not in the backlog.
+    bool bytesThrough(uint64_t seq, uint64_t *bytes) const;
 
     // Called after every publish (from the storage thread): wakes the senders. Returns an id for removeListener.
     uint64_t addListener(std::function<void()> fn);

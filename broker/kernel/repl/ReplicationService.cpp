@@ -86,6 +86,30 @@ QueueState localQueueState(StorageSession &s, uint64_t id, uint32_t flags)
     return q;
 }
 
+// fn(record) for every readable record of queueId with an offset in [from, to), read in chunks.
+ferry_status forEachRecord(StorageSession &s, uint64_t queueId, uint64_t from, uint64_t to,
+                           const std::function<void(const ferry_storage_record &)> &fn)
+{
+    uint64_t at = from;
+    while (at < to) {
+        bool any = false;
+        const ferry_status st =
+            s.read(queueId, at, kCatchupChunkRecords, kCatchupChunkBytes, [&](const ferry_storage_record &rec) {
+                if (rec.offset >= to)
+                    return false;
+                any = true;
+                at = rec.offset + 1;
+                fn(rec);
+                return true;
+            });
+        if (st != FERRY_OK)
+            return st;
+        if (!any)
+            break;
+    }
+    return FERRY_OK;
+}
+
 std::vector<std::pair<uint64_t, uint32_t>> listQueues(StorageSession &s)
 {
     std::vector<std::pair<uint64_t, uint32_t>> out;
@@ -368,15 +392,12 @@ protected:
                 return protocolError(view_ ? "bad Ack: " + error : "Ack before Hello");
             if (seq > svc_.journal->recordedSeq())
                 return protocolError("Ack for seq " + std::to_string(seq) + " beyond the last one sent");
-            uint64_t bytes = 0, messages = 0;
             {
                 std::lock_guard lock(svc_.mutex);
+                uint64_t before = 0, now = 0;
                 if (seq > view_->ackedSeq && view_->ackedSeq != 0 &&
-                    svc_.journal->lagSince(view_->ackedSeq, &bytes, &messages)) {
-                    uint64_t after = 0, afterMsgs = 0;
-                    svc_.journal->lagSince(seq, &after, &afterMsgs);
-                    view_->ackedBytes += bytes - after;
-                }
+                    svc_.journal->bytesThrough(view_->ackedSeq, &before) && svc_.journal->bytesThrough(seq, &now))
+                    view_->ackedBytes += now - before;
                 view_->ackedSeq = std::max(view_->ackedSeq, seq);
                 view_->lastAckMs = wallMs();
             }
@@ -403,23 +424,13 @@ private:
                 for (const auto &[id, flags] : listQueues(s)) {
                     uint64_t low = 0, next = 0, records = 0, hash = 0;
                     s.queueBounds(id, &low, &next);
-                    uint64_t at = low;
-                    for (;;) {
-                        bool any = false;
-                        const ferry_status st = s.read(id, at, kCatchupChunkRecords, kCatchupChunkBytes,
-                                                       [&](const ferry_storage_record &rec) {
-                                                           any = true;
-                                                           ++records;
-                                                           hash ^= recordHash(rec.store_time_ms, rec.data, rec.len) +
-                                                                   rec.offset * 0x9e3779b97f4a7c15ull;
-                                                           at = rec.offset + 1;
-                                                           return true;
-                                                       });
-                        if (st != FERRY_OK && st != FERRY_E_CORRUPT)
-                            return st;
-                        if (!any)
-                            break;
-                    }
+                    const ferry_status st =
+                        forEachRecord(s, id, low, UINT64_MAX, [&](const ferry_storage_record &rec) {
+                            ++records;
+                            hash ^= recordHash(rec.store_time_ms, rec.data, rec.len) + rec.offset * 0x9e3779b97f4a7c15ull;
+                        });
+                    if (st != FERRY_OK && st != FERRY_E_CORRUPT)
+                        return st;
                     queues.insert(QString::number(id),
                                   QJsonObject{{"flags", static_cast<qint64>(flags)},
                                               {"low", static_cast<qint64>(low)},
@@ -624,30 +635,15 @@ private:
                                 sq.hasLiveRuns = true;
                                 sq.rangeFrom = std::max(q.low, sq.low);
                                 sq.rangeTo = q.next;
-                                uint64_t at = sq.rangeFrom;
-                                while (at < sq.rangeTo) {
-                                    uint64_t last = at;
-                                    bool any = false;
-                                    st = s.read(id, at, kCatchupChunkRecords, kCatchupChunkBytes,
-                                                [&](const ferry_storage_record &rec) {
-                                                    if (rec.offset >= sq.rangeTo)
-                                                        return false;
-                                                    any = true;
-                                                    last = rec.offset;
-                                                    auto &runs = sq.liveRuns;
-                                                    if (!runs.empty() &&
-                                                        runs.back().first + runs.back().second == rec.offset)
-                                                        ++runs.back().second;
-                                                    else
-                                                        runs.emplace_back(rec.offset, 1);
-                                                    return true;
-                                                });
-                                    if (st != FERRY_OK)
-                                        return st;
-                                    if (!any)
-                                        break;
-                                    at = last + 1;
-                                }
+                                st = forEachRecord(s, id, sq.rangeFrom, sq.rangeTo, [&](const ferry_storage_record &rec) {
+                                    auto &runs = sq.liveRuns;
+                                    if (!runs.empty() && runs.back().first + runs.back().second == rec.offset)
+                                        ++runs.back().second;
+                                    else
+                                        runs.emplace_back(rec.offset, 1);
+                                });
+                                if (st != FERRY_OK)
+                                    return st;
                             }
                         }
                     }
@@ -981,7 +977,6 @@ private:
                 if (st != FERRY_OK) {
                     kernelLogger()->error("replication: applying the master's changes failed ({}): {}; reconnecting",
                                           st, err);
-                    link->post([](Connection &c) { c.post([] {}); });
                     link->post([svc](Connection &c) { svc->host->close(c.handle(), "apply failed"); });
                     return;
                 }
@@ -1067,31 +1062,15 @@ private:
                     if (q.hasLiveRuns) {
                         std::vector<uint64_t> toAck;
                         size_t run = 0;
-                        uint64_t at = q.rangeFrom;
-                        while (at < q.rangeTo) {
-                            uint64_t last = at;
-                            bool any = false;
-                            st = s.read(q.queueId, at, kCatchupChunkRecords, kCatchupChunkBytes,
-                                        [&](const ferry_storage_record &rec) {
-                                            if (rec.offset >= q.rangeTo)
-                                                return false;
-                                            any = true;
-                                            last = rec.offset;
-                                            while (run < q.liveRuns.size() &&
-                                                   q.liveRuns[run].first + q.liveRuns[run].second <= rec.offset)
-                                                ++run;
-                                            const bool live = run < q.liveRuns.size() &&
-                                                              q.liveRuns[run].first <= rec.offset;
-                                            if (!live)
-                                                toAck.push_back(rec.offset);
-                                            return true;
-                                        });
-                            if (st != FERRY_OK)
-                                return st;
-                            if (!any)
-                                break;
-                            at = last + 1;
-                        }
+                        st = forEachRecord(s, q.queueId, q.rangeFrom, q.rangeTo, [&](const ferry_storage_record &rec) {
+                            while (run < q.liveRuns.size() &&
+                                   q.liveRuns[run].first + q.liveRuns[run].second <= rec.offset)
+                                ++run;
+                            if (run >= q.liveRuns.size() || q.liveRuns[run].first > rec.offset)
+                                toAck.push_back(rec.offset);
+                        });
+                        if (st != FERRY_OK)
+                            return st;
                         for (uint64_t off : toAck)
                             if ((st = s.ack(q.queueId, off)) != FERRY_OK)
                                 return st;
