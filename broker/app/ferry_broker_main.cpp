@@ -5,20 +5,22 @@
 //   listening <plugin>.<key> <host>:<port>
 // followed by one line `ready`. Errors go to stderr (and to the log once logging is set up). Exit codes: 0 after a
 // clean stop or a successful one-shot command, 1 for a config or start-up error, 2 for a command-line usage error,
-// 3 when a slave stopped because its data diverges from its master's (see --reconcile).
+// 3 when a slave stopped because its data diverges from its master's (see --reconcile). A promoted slave restarts in
+// place (same PID on POSIX) and prints its listening lines and `ready` again, with the same addresses.
 
 #include "broker/Broker.h"
 #include "config/KernelConfig.h"
 #include "log/Logging.h"
 #include "platform/ShutdownSignal.h"
 #include "plugin/PluginHost.h"
-#include "repl/ReplicationCodec.h"
+#include "platform/ProcessRestart.h"
+#include "repl/ReplicationOverride.h"
+#include "ReplicationAdmin.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QString>
 #include <QStringList>
-#include <QTcpSocket>
 
 #include <spdlog/spdlog.h>
 
@@ -38,6 +40,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitDiverged = 3; // a slave whose data diverges from its master's (see --reconcile)
+constexpr int kLoopRestart = 75; // the event loop's code for "restart in place" (a promotion); never an exit code
 
 std::filesystem::path toPath(const QString &text)
 {
@@ -87,6 +90,13 @@ struct Options {
     bool replicationStatus = false;    // --replication-status
     std::string replicationAddress;    // --replication-address
     bool reconcile = false;            // --reconcile
+    bool promote = false;              // --promote
+    std::string role = "ASYNC_MASTER"; // --role
+    std::vector<std::string> repoint;  // --repoint
+    bool force = false;                // --force
+    std::string follow;                // --follow
+    std::string adminUser = "guest";   // --admin-user
+    std::string adminPassword = "guest"; // --admin-password
 };
 
 // Parses the command line. Returns an exit code when the program should stop here (help, usage error).
@@ -113,12 +123,33 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
                               "it as JSON, then exit. The broker is the one at --replication-address, else the "
                               "config's replication.listen.");
     const QCommandLineOption replicationAddressOption(
-        "replication-address", "host:port of the replication listener --replication-status asks.", "host:port");
+        "replication-address", "host:port of the replication listener --replication-status, --promote and --follow "
+                               "talk to (default: the config's replication.listen).", "host:port");
     const QCommandLineOption reconcileOption(
         "reconcile", "SLAVE: when this broker's data diverges from its master's (an old master rejoining), drop the "
                      "diverging queues and copy the master's instead of refusing to start.");
+    const QCommandLineOption promoteOption(
+        "promote", "Manual fail-over: make the running slave at --replication-address its group's master (it records "
+                   "the change in its data dir and restarts in place), then make every --repoint slave follow it. "
+                   "Prints a JSON summary, then exits.");
+    const QCommandLineOption roleOption("role", "--promote: the new master's role (default ASYNC_MASTER).",
+                                        "SYNC_MASTER|ASYNC_MASTER", "ASYNC_MASTER");
+    const QCommandLineOption repointOption(
+        "repoint", "--promote: the group's other slaves (their replication listeners), comma-separated.",
+        "host:port[,host:port...]");
+    const QCommandLineOption forceOption(
+        "force", "--promote: go on although the master looks alive or another slave applied more of its changes.");
+    const QCommandLineOption followOption(
+        "follow", "Make the running slave at --replication-address follow the master at <host:port>, then exit.",
+        "host:port");
+    const QCommandLineOption adminUserOption("admin-user", "--promote, --follow: a user tagged administrator "
+                                                           "(default guest, which works from the broker's host only).",
+                                             "name", "guest");
+    const QCommandLineOption adminPasswordOption("admin-password", "--promote, --follow: its password.", "password",
+                                                 "guest");
     parser.addOptions({configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption,
-                       replicationStatusOption, replicationAddressOption, reconcileOption});
+                       replicationStatusOption, replicationAddressOption, reconcileOption, promoteOption, roleOption,
+                       repointOption, forceOption, followOption, adminUserOption, adminPasswordOption});
 
     if (!parser.parse(arguments)) {
         printErr(parser.errorText().toStdString() + " (see --help)");
@@ -147,53 +178,23 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
     options->replicationStatus = parser.isSet(replicationStatusOption);
     options->replicationAddress = parser.value(replicationAddressOption).toStdString();
     options->reconcile = parser.isSet(reconcileOption);
+    options->promote = parser.isSet(promoteOption);
+    options->role = parser.value(roleOption).toStdString();
+    for (const QString &address : parser.value(repointOption).split(QLatin1Char(','), Qt::SkipEmptyParts))
+        options->repoint.push_back(address.trimmed().toStdString());
+    options->force = parser.isSet(forceOption);
+    options->follow = parser.value(followOption).toStdString();
+    options->adminUser = parser.value(adminUserOption).toStdString();
+    options->adminPassword = parser.value(adminPasswordOption).toStdString();
+    if (options->promote && options->role != "SYNC_MASTER" && options->role != "ASYNC_MASTER") {
+        printErr("--role must be SYNC_MASTER or ASYNC_MASTER, not '" + options->role + "'");
+        return kExitUsage;
+    }
+    if (options->promote + options->replicationStatus + !options->follow.empty() > 1) {
+        printErr("--replication-status, --promote and --follow are separate commands: give one");
+        return kExitUsage;
+    }
     return std::nullopt;
-}
-
-// --replication-status: one Admin "status" request on the replication listener at address.
-bool queryReplicationStatus(const std::string &address, std::string *reply, std::string *error)
-{
-    const size_t colon = address.rfind(':');
-    if (colon == std::string::npos) {
-        *error = "'" + address + "' is not host:port";
-        return false;
-    }
-    QTcpSocket socket;
-    socket.connectToHost(QString::fromStdString(address.substr(0, colon)),
-                         static_cast<quint16>(std::stoul(address.substr(colon + 1))));
-    if (!socket.waitForConnected(5000)) {
-        *error = "cannot connect to " + address + ": " + socket.errorString().toStdString();
-        return false;
-    }
-    std::string request;
-    repl::encodeAdmin("status", request);
-    socket.write(request.data(), static_cast<qint64>(request.size()));
-    std::string in;
-    for (;;) {
-        repl::FrameReader reader(reinterpret_cast<const uint8_t *>(in.data()), in.size());
-        if (auto frame = reader.next()) {
-            repl::AdminReply r;
-            std::string why;
-            if (frame->type != repl::FrameType::AdminReply || !repl::decodeAdminReply(frame->payload, &r, &why)) {
-                *error = "unexpected answer from " + address + (why.empty() ? "" : ": " + why);
-                return false;
-            }
-            *reply = r.text;
-            if (r.status != FERRY_OK)
-                *error = r.text;
-            return r.status == FERRY_OK;
-        }
-        if (!reader.error().empty()) {
-            *error = "malformed answer from " + address + ": " + reader.error();
-            return false;
-        }
-        if (!socket.waitForReadyRead(5000)) {
-            *error = "no answer from " + address + " within 5 s";
-            return false;
-        }
-        const QByteArray chunk = socket.readAll();
-        in.append(chunk.constData(), static_cast<size_t>(chunk.size()));
-    }
 }
 
 // Builds the config: built-in defaults < file < --set (in order) < --data-dir. Kernel sections are checked here.
@@ -212,6 +213,13 @@ bool loadConfig(const Options &options, Config *config)
     }
     if (options.dataDir)
         config->set("broker", "data_dir", options.dataDir->string(), "--data-dir");
+    // A promotion or a re-pointing recorded in the data dir wins over the file and --set.
+    const std::filesystem::path overrideFile = repl::replicationOverridePath(readDataDir(*config));
+    std::error_code ec;
+    if (std::filesystem::exists(overrideFile, ec) && !config->loadFile(overrideFile, &error)) {
+        printErr(error);
+        return false;
+    }
 
     std::vector<std::string> errors;
     if (!checkKernelSections(*config, &errors)) {
@@ -332,7 +340,9 @@ int run(const Options &options)
         return kExitError;
     const std::string configSource = options.configFile ? options.configFile->string() : "built-in defaults";
 
-    if (options.replicationStatus) {
+    if (options.replicationStatus || options.promote || !options.follow.empty()) {
+        const std::string command =
+            options.replicationStatus ? "--replication-status" : options.promote ? "--promote" : "--follow";
         std::string address = options.replicationAddress;
         if (address.empty()) {
             address = kernelValue(config, "replication", "listen");
@@ -340,12 +350,28 @@ int run(const Options &options)
                 address = "127.0.0.1:" + address.substr(8);
         }
         if (address.empty()) {
-            printErr("--replication-status: replication.listen is empty; pass --replication-address host:port");
+            printErr(command + ": replication.listen is empty; pass --replication-address host:port");
             return kExitUsage;
         }
         std::string reply, error;
-        if (!queryReplicationStatus(address, &reply, &error)) {
-            printErr("--replication-status: " + error);
+        bool ok = false;
+        if (options.promote) {
+            app::PromoteOptions promote;
+            promote.target = address;
+            promote.role = options.role;
+            promote.repoint = options.repoint;
+            promote.force = options.force;
+            promote.user = options.adminUser;
+            promote.password = options.adminPassword;
+            ok = app::promoteSlave(promote, &reply, &error);
+        } else if (options.replicationStatus) {
+            ok = app::replicationRequest(address, {"status", {}, {}, {}}, &reply, &error);
+        } else {
+            ok = app::replicationRequest(address, {"follow", options.follow, options.adminUser, options.adminPassword},
+                                         &reply, &error);
+        }
+        if (!ok) {
+            printErr(command + ": " + error);
             return kExitError;
         }
         printOut(reply);
@@ -438,7 +464,15 @@ int run(const Options &options)
         log->info("{} received, stopping", name.toStdString());
     });
 
+    if (const Config::Entry *role = config.entry("replication", "role");
+        role && role->origin.find(repl::replicationOverridePath(dataDir).filename().string()) != std::string::npos)
+        log->warn("replication.role {} comes from {} (a promotion or a re-pointing); delete that file to use the "
+                  "config file's replication settings",
+                  role->value, role->origin);
+
     int exitCode = kExitOk;
+    bool restart = false;
+    std::vector<std::pair<std::string, std::string>> boundAddresses;
     {
         settings.replication.reconcile = options.reconcile;
         Broker broker(settings, host);
@@ -446,6 +480,11 @@ int run(const Options &options)
         broker.setFatalHandler([](const std::string &why) {
             printErr("stopping: " + why);
             QMetaObject::invokeMethod(QCoreApplication::instance(), [] { QCoreApplication::exit(kExitDiverged); },
+                                      Qt::QueuedConnection);
+        });
+        // A promoted slave starts over as a master (its new settings are in the override file).
+        broker.setRestartHandler([](const std::string &) {
+            QMetaObject::invokeMethod(QCoreApplication::instance(), [] { QCoreApplication::exit(kLoopRestart); },
                                       Qt::QueuedConnection);
         });
         if (!broker.start(&error)) {
@@ -462,12 +501,31 @@ int run(const Options &options)
 
             exitCode = QCoreApplication::exec();
 
+            boundAddresses = broker.boundAddresses();
             broker.stop();
-            log->info("stopped");
+            restart = exitCode == kLoopRestart;
+            log->info(restart ? "stopped; restarting with the promoted role" : "stopped");
+            if (restart)
+                exitCode = kExitOk;
         }
     }
     shutdownSignal.notifyStopped();
     shutdownLogging();
+    if (restart) {
+        // The same command line, with every listener pinned to the address it had (port 0 would pick a new one).
+        std::vector<std::string> arguments;
+        const QStringList original = QCoreApplication::arguments();
+        for (qsizetype i = 1; i < original.size(); ++i)
+            arguments.push_back(original[i].toStdString());
+        for (const auto &[key, address] : boundAddresses) {
+            arguments.push_back("--set");
+            arguments.push_back(key + "=" + address);
+        }
+        if (!platform::restartProcess(QCoreApplication::applicationFilePath().toStdString(), arguments, &error)) {
+            printErr(error);
+            return kExitError;
+        }
+    }
     return exitCode;
 }
 

@@ -9,6 +9,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const { spawnSync } = require('node:child_process');
 const amqp = require('amqplib');
+const { execFile } = require('node:child_process');
 const { startBroker } = require('../rocket/lib/broker');
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
@@ -126,6 +127,50 @@ async function inSync(master, slave) {
   });
 }
 
+// A TCP proxy in front of a master's replication listener. cut() ends every connection through it (the slave
+// reconnects); hold() drops from then on what the master sends, so the slave gets nothing more on that connection.
+async function replicationProxy(master) {
+  const sockets = new Set();
+  let held = false;
+  const server = net.createServer(client => {
+    const [host, port] = master.listeners['replication.listen'].split(':');
+    const upstream = net.connect({ host, port: Number(port) });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => { sockets.delete(s); (s === client ? upstream : client).destroy(); });
+    }
+    client.pipe(upstream);
+    upstream.on('data', d => { if (!held) client.write(d); });
+  });
+  await new Promise(r => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${server.address().port}`,
+    cut() { for (const s of sockets) s.destroy(); },
+    hold() { held = true; },
+    close() { server.close(); for (const s of sockets) s.destroy(); },
+  };
+}
+
+// ferry-broker's one-shot replication commands (--promote, --follow, ...): resolves {code, stdout, stderr}.
+function brokerCommand(args) {
+  const binary = process.env.FERRY_BROKER || require('node:path').resolve(__dirname, '..', '..', 'build', 'bin', 'ferry-broker');
+  return new Promise(resolve => {
+    execFile(binary, args, { timeout: 90000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+  });
+}
+
+async function queueDepth(b, queue) {
+  const conn = await amqp.connect(amqpUrl(b));
+  try {
+    const ch = await conn.createChannel();
+    return (await ch.checkQueue(queue)).messageCount;
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
 function assertSameData(a, b) {
   assert.deepEqual(b.queues, a.queues, 'every queue: bounds, readable records and their hash');
   assert.equal(b.metaHash, a.metaHash, 'metadata');
@@ -225,7 +270,7 @@ test('SYNC_MASTER confirms only what a slave has: nack with no slave, ack with o
   }
 });
 
-test('manual fail-over: a promoted slave serves; the old master is refused as diverged until --reconcile', async () => {
+test('fail-over by restart (broker.id 0): the new master serves; the old master is refused as diverged until --reconcile', async () => {
   const a = await start();
   let b = await slaveOf(a, { storage: 'sqlite' });
   const bDir = b.dataDir;
@@ -353,24 +398,16 @@ test('SYNC_MASTER killed with SIGKILL at random moments, ten rounds: every confi
 test('a cut connection: the slave reconnects and resumes from the master\'s backlog, without a catch-up from storage', async () => {
   const master = await start();
   // A TCP proxy between slave and master, so the connection can be cut while both brokers keep running.
-  const sockets = new Set();
-  const proxy = net.createServer(client => {
-    const [host, port] = master.listeners['replication.listen'].split(':');
-    const upstream = net.connect({ host, port: Number(port) });
-    for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)); }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise(r => proxy.listen(0, '127.0.0.1', r));
+  const proxy = await replicationProxy(master);
   const slave = await start({
     storage: 'sqlite',
-    set: { 'replication.role': 'SLAVE', 'broker.id': '1', 'replication.master': `127.0.0.1:${proxy.address().port}` },
+    set: { 'replication.role': 'SLAVE', 'broker.id': '1', 'replication.master': proxy.address },
   });
   try {
     assert.equal(await publish(master, ['cut'], 500), 500);
     await inSync(master, slave);
     assert.equal((await status(slave)).master.snapshots, 1, 'one catch-up from storage, at start');
-    for (const s of sockets) s.destroy();
+    proxy.cut();
     assert.equal(await publish(master, ['cut'], 500, 'after'), 500, 'ASYNC_MASTER confirms while the slave is away');
     const { s } = await inSync(master, slave);
     assert.equal(s.master.resumes, 1, 'the reconnection resumed from the backlog');
@@ -378,8 +415,82 @@ test('a cut connection: the slave reconnects and resumes from the master\'s back
     assertSameData(await digest(master), await digest(slave));
   } finally {
     proxy.close();
-    for (const s of sockets) s.destroy();
     await slave.kill9();
     await master.kill9();
+  }
+});
+
+test('--promote: a slave becomes the master in place, the other slave follows it, the old master rejoins only reconciled', async () => {
+  const a = await start();
+  const [pb, pc] = [await replicationProxy(a), await replicationProxy(a)];
+  const slaveSet = (id, proxy) => ({ 'replication.role': 'SLAVE', 'broker.id': String(id), 'replication.master': proxy.address });
+  const b = await start({ storage: 'sqlite', set: slaveSet(1, pb) });
+  let c = await start({ set: slaveSet(2, pc) });
+  const replAddr = x => x.listeners['replication.listen'];
+  let aAgain = null;
+  try {
+    assert.equal(await publish(a, ['p1'], 100), 100);
+    await inSync(a, b);
+    await inSync(a, c);
+    // While the master is alive, promoting is refused (two masters), and so are bad credentials.
+    let r = await brokerCommand(['--promote', '--replication-address', replAddr(c)]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /the master .* is alive/);
+    r = await brokerCommand(['--promote', '--force', '--replication-address', replAddr(c), '--admin-password', 'nope']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid credentials/);
+    // b stops receiving, c gets 20 more, then neither gets the last 5; the master dies.
+    pb.hold();
+    assert.equal(await publish(a, ['p1'], 20, 'c-only'), 20);
+    await waitFor('c to apply the 20', async () => (await status(c)).master.appliedSeq === (await status(a)).seq);
+    pc.hold();
+    assert.equal(await publish(a, ['p1'], 5, 'lost'), 5);
+    await a.kill9();
+    pb.cut();
+    pc.cut();
+    // b is behind c in the same stream: promoting b would lose c's 20 and get c refused.
+    r = await brokerCommand(['--promote', '--replication-address', replAddr(b), '--repoint', replAddr(c)]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /applied more of the old master's changes/);
+    // c becomes a SYNC_MASTER in place (same process, same addresses) and b follows it.
+    const amqpBefore = c.listeners['amqp.listen'];
+    r = await brokerCommand(['--promote', '--role', 'SYNC_MASTER', '--replication-address', replAddr(c),
+      '--repoint', replAddr(b)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { promoted: replAddr(c), role: 'SYNC_MASTER', repointed: [replAddr(b)] });
+    const sc = await status(c);
+    assert.equal(sc.role, 'SYNC_MASTER');
+    assert.equal(sc.brokerId, 0);
+    assert.ok(c.running, 'the promoted broker restarted in place (same process)');
+    await inSync(c, b);
+    assert.equal(await queueDepth({ listeners: { 'amqp.listen': amqpBefore } }, 'p1'), 120,
+      'AMQP on the old address: the 100 + the 20 only c had');
+    assert.equal(await publish(c, ['p1'], 10, 'new'), 10, 'the new SYNC_MASTER confirms: b is in sync');
+    await inSync(c, b);
+    assertSameData(await digest(c), await digest(b));
+    // The promotion outlives a restart with the old (SLAVE) config: it is in c's data dir.
+    const cListen = replAddr(c);
+    await c.stop();
+    c = await start({ dataDir: c.dataDir, set: { ...slaveSet(2, pc), 'replication.listen': cListen } });
+    assert.equal((await status(c)).role, 'SYNC_MASTER');
+    await inSync(c, b);
+    // The old master holds 5 writes nobody else has: refused as diverged, then reconciled.
+    aAgain = await start({ dataDir: a.dataDir, set: { 'replication.role': 'SLAVE', 'broker.id': '3', 'replication.master': cListen } });
+    const exit = await Promise.race([aAgain.exited, sleep(15000).then(() => null)]);
+    assert.ok(exit, 'the diverged old master stops');
+    assert.equal(exit.code, 3);
+    assert.match(aAgain.stderr, /diverges from its master/);
+    aAgain = await start({ dataDir: a.dataDir, args: ['--reconcile'],
+      set: { 'replication.role': 'SLAVE', 'broker.id': '3', 'replication.master': cListen } });
+    await inSync(c, aAgain);
+    assertSameData(await digest(c), await digest(aAgain));
+    assert.equal((await status(c)).slaves.length, 2, 'b and the old master follow c');
+  } finally {
+    pb.close();
+    pc.close();
+    if (aAgain) await aAgain.kill9();
+    await c.kill9();
+    await b.kill9();
+    await a.kill9();
   }
 });

@@ -315,6 +315,22 @@ ferry_status AuthRegistry::authenticate(const std::string &user, const std::stri
     return FERRY_OK;
 }
 
+bool AuthRegistry::hasTag(const std::string &user, std::string_view tag) const
+{
+    std::shared_lock lock(mutex_);
+    auto it = users_.find(user);
+    if (it == users_.end())
+        return false;
+    const std::string &tags = it->second.tags;
+    for (size_t at = 0; at < tags.size();) {
+        const size_t end = std::min(tags.find_first_of(", ", at), tags.size());
+        if (std::string_view(tags).substr(at, end - at) == tag)
+            return true;
+        at = end + 1;
+    }
+    return false;
+}
+
 ferry_status AuthRegistry::vhostAccess(const std::string &user, const std::string &vhost) const
 {
     std::shared_lock lock(mutex_);

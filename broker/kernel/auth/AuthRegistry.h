@@ -24,6 +24,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry {
@@ -54,6 +55,8 @@ public:
     // what: FERRY_PERMISSION_CONFIGURE / WRITE / READ.
     ferry_status check(const std::string &user, const std::string &vhost, uint32_t what,
                        const std::string &resource) const;
+    // The user has this tag (tags are separated by ',' or spaces, RabbitMQ's "administrator", "monitoring", ...).
+    bool hasTag(const std::string &user, std::string_view tag) const;
     std::vector<std::string> vhosts() const;
 
     // Changes (persisted). Passwords are hashed here; the clear text is never stored.

@@ -15,6 +15,7 @@
 #include "txn/PreparedStore.h"
 #include "index/KeyIndex.h"
 #include "repl/ReplicationJournal.h"
+#include "repl/ReplicationOverride.h"
 #include "repl/ReplicationService.h"
 
 #include <spdlog/spdlog.h>
@@ -59,6 +60,7 @@ struct Broker::Impl {
     std::unique_ptr<MemoryReclaimer> reclaimer;
     std::unique_ptr<repl::ReplicationService> replication;
     std::function<void(const std::string &)> fatal;
+    std::function<void(const std::string &)> restart;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
     bool started = false;
 
@@ -96,11 +98,14 @@ bool Broker::start(std::string *error)
     }
     d.storage = std::make_unique<StorageEngine>(*storagePlugin, d.settings);
     d.scheduler = std::make_unique<Scheduler>();
+    d.settings.replication.overrideFile = repl::replicationOverridePath(d.settings.dataDir);
     d.replication = std::make_unique<repl::ReplicationService>(d.settings.replication, *d.storage, *d.scheduler);
     d.storage->setJournal(d.replication->journal());
     d.storage->setReadOnly(d.replication->readOnly());
     if (d.fatal)
         d.replication->setFatalHandler(d.fatal);
+    if (d.restart)
+        d.replication->setRestartHandler(d.restart);
     if (!d.storage->open(error))
         return false;
 
@@ -120,6 +125,18 @@ bool Broker::start(std::string *error)
         *error = "restoring users and vhosts from storage failed: " + *error;
         return false;
     }
+    // Changing replication admin requests (promote, follow) need a user tagged administrator, as RabbitMQ's
+    // management does; auth.loopback_users applies (guest only from this host).
+    d.replication->setAdminAuthenticator([auth = d.auth.get()](const std::string &user, const std::string &password,
+                                                               const std::string &peerHost, std::string *why) {
+        if (auth->authenticate(user, password, peerHost, why) != FERRY_OK)
+            return false;
+        if (!auth->hasTag(user, "administrator")) {
+            *why = "user '" + user + "' is not tagged administrator";
+            return false;
+        }
+        return true;
+    });
     d.router = std::make_unique<Router>(*d.storage, *d.queues, *d.topics);
     if (!d.router->restore(error)) {
         *error = "restoring exchanges and bindings from storage failed: " + *error;
@@ -263,6 +280,8 @@ void Broker::stop()
 }
 
 void Broker::setFatalHandler(std::function<void(const std::string &)> fn) { impl_->fatal = std::move(fn); }
+
+void Broker::setRestartHandler(std::function<void(const std::string &)> fn) { impl_->restart = std::move(fn); }
 
 std::vector<std::pair<std::string, std::string>> Broker::boundAddresses() const
 {

@@ -35,6 +35,9 @@ public:
 
     // Called (any thread) when the broker cannot go on safely (a diverged replica): the app stops it. Before start().
     void setFatalHandler(std::function<void(const std::string &why)> fn);
+    // Called once (any thread) when the broker must restart to take a new role (a promoted slave; its new settings
+    // are in the replication override file): the app stops it and starts it again. Before start().
+    void setRestartHandler(std::function<void(const std::string &why)> fn);
 
     QueueRegistry &queues();
     StorageEngine &storage();

@@ -27,6 +27,7 @@ struct ReplicationSettings {
     uint32_t syncTimeoutMs = 3000;                // replication.sync_timeout_ms (SYNC_MASTER)
     uint64_t bufferBytes = 64ull * 1024 * 1024;   // replication.buffer_bytes: the master's in-memory backlog
     bool reconcile = false;                       // --reconcile: a slave drops what diverges from its master
+    std::filesystem::path overrideFile;           // where promote/follow record their change (repl/ReplicationOverride.h)
 };
 
 struct BrokerSettings {

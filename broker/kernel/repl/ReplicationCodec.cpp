@@ -82,6 +82,7 @@ public:
             return fail("a count of " + std::to_string(*n) + " items does not fit in its frame");
         return true;
     }
+    bool atEnd() const { return pos_ == p_.size(); }
     bool end()
     {
         if (pos_ != p_.size())
@@ -138,10 +139,15 @@ void encodeHello(const Hello &h, std::string &out)
     }
 }
 
-void encodeAdmin(std::string_view command, std::string &out)
+void encodeAdmin(const AdminRequest &r, std::string &out)
 {
     FrameWriter w(out, FrameType::Admin);
-    w.bytes(command);
+    w.bytes(r.command);
+    if (r.argument.empty() && r.user.empty() && r.password.empty())
+        return; // the short form
+    w.bytes(r.argument);
+    w.bytes(r.user);
+    w.bytes(r.password);
 }
 
 void encodeAdminReply(const AdminReply &r, std::string &out)
@@ -272,10 +278,15 @@ bool decodeHello(std::string_view payload, Hello *h, std::string *error)
     return r.end();
 }
 
-bool decodeAdmin(std::string_view payload, std::string *command, std::string *error)
+bool decodeAdmin(std::string_view payload, AdminRequest *out, std::string *error)
 {
     PayloadReader r(payload, error);
-    return r.bytes(command) && r.end();
+    *out = {};
+    if (!r.bytes(&out->command))
+        return false;
+    if (r.atEnd())
+        return true;
+    return r.bytes(&out->argument) && r.bytes(&out->user) && r.bytes(&out->password) && r.end();
 }
 
 bool decodeAdminReply(std::string_view payload, AdminReply *out, std::string *error)

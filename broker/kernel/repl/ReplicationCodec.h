@@ -118,6 +118,16 @@ struct ErrorFrame {
     std::string text;
 };
 
+// An admin request. "status" and "digest" only read and need no credentials; "promote" and "follow" change the
+// broker and need a user tagged administrator (docs/replication.md, "Admin requests"). A request that is the
+// command alone (the short form) decodes with the other fields empty.
+struct AdminRequest {
+    std::string command;  // "status", "digest", "promote", "follow"
+    std::string argument; // promote: "<role>[ force]"; follow: the new master's host:port
+    std::string user;
+    std::string password;
+};
+
 struct AdminReply {
     int32_t status = 0; // FERRY_OK or a FERRY_E_* code
     std::string text;   // JSON for status, else a sentence
@@ -125,7 +135,7 @@ struct AdminReply {
 
 // ---- encoding: each appends one whole frame to out ------------------------------------------------------------
 void encodeHello(const Hello &hello, std::string &out);
-void encodeAdmin(std::string_view command, std::string &out);
+void encodeAdmin(const AdminRequest &request, std::string &out);
 void encodeAdminReply(const AdminReply &reply, std::string &out);
 void encodeSnapshotBegin(const SnapshotBegin &begin, std::string &out);
 void encodeSnapshotQueue(const SnapshotQueue &queue, std::string &out);
@@ -165,7 +175,7 @@ private:
 
 // Each returns false (with *error) when the payload is malformed: short, trailing bytes, out-of-range values.
 bool decodeHello(std::string_view payload, Hello *out, std::string *error);
-bool decodeAdmin(std::string_view payload, std::string *command, std::string *error);
+bool decodeAdmin(std::string_view payload, AdminRequest *out, std::string *error);
 bool decodeAdminReply(std::string_view payload, AdminReply *out, std::string *error);
 bool decodeSnapshotBegin(std::string_view payload, SnapshotBegin *out, std::string *error);
 bool decodeSnapshotQueue(std::string_view payload, SnapshotQueue *out, std::string *error);

@@ -6,6 +6,7 @@
 #include "queue/ConnectionLink.h"
 #include "repl/ReplicationCodec.h"
 #include "repl/ReplicationJournal.h"
+#include "repl/ReplicationOverride.h"
 #include "sched/Scheduler.h"
 
 #include <spdlog/spdlog.h>
@@ -165,7 +166,10 @@ struct ReplicationService::Impl {
     const ferry_protocol_host *host = nullptr;
     std::function<void(StorageSession &, const AppliedChanges &)> observer;
     std::function<void(const std::string &)> fatal;
+    std::function<void(const std::string &)> restart;
+    ReplicationService::AdminAuthenticator adminAuth;
     std::atomic<bool> fatalRaised{false};
+    std::atomic<bool> restartRaised{false};
     std::atomic<bool> stopping{false};
 
     mutable std::mutex mutex; // guards everything below
@@ -177,6 +181,7 @@ struct ReplicationService::Impl {
     uint64_t reconnectTimer = 0;
     bool slaveConnecting = false;
     uint64_t slaveConnId = 0;
+    ConnectionLinkPtr slaveLink; // the connection to the master, while there is one
 
     // Slave applier state (storage thread only).
     std::unordered_map<uint64_t, uint64_t> nextCache;
@@ -209,7 +214,10 @@ struct ReplicationService::Impl {
         if (fatal)
             fatal(why);
     }
+    // mutex held by the caller
     std::string masterAddress() const { return !settings.master.empty() ? settings.master : hintedMaster; }
+    AdminReply promote(const AdminRequest &request, const std::string &peer);
+    AdminReply follow(const AdminRequest &request, const std::string &peer);
     void scheduleConnect(uint32_t delayMs);
     void connectToMaster();
 
@@ -359,18 +367,29 @@ protected:
         std::string error;
         switch (f.type) {
         case FrameType::Admin: {
-            std::string command;
-            if (!decodeAdmin(f.payload, &command, &error))
+            AdminRequest request;
+            if (!decodeAdmin(f.payload, &request, &error))
                 return protocolError("bad admin frame: " + error);
             AdminReply reply;
-            if (command == "status") {
+            if (request.command == "status") {
                 reply.text = svc_.owner->statusJson();
-            } else if (command == "digest") {
+            } else if (request.command == "digest") {
                 sendDigest();
                 return FERRY_OK;
+            } else if (request.command == "promote" || request.command == "follow") {
+                std::string why;
+                if (!svc_.adminAuth) {
+                    reply = {FERRY_E_ACCESS_DENIED, "this broker accepts no changing admin requests"};
+                } else if (!svc_.adminAuth(request.user, request.password, peerHost(), &why)) {
+                    kernelLogger()->warn("replication: refused '{}' from {}: {}", request.command, peer_, why);
+                    reply = {FERRY_E_ACCESS_DENIED, why};
+                } else {
+                    reply = request.command == "promote" ? svc_.promote(request, peer_) : svc_.follow(request, peer_);
+                }
             } else {
                 reply.status = FERRY_E_UNSUPPORTED;
-                reply.text = "unknown replication admin command '" + command + "' (known: status, digest)";
+                reply.text = "unknown replication admin command '" + request.command +
+                             "' (known: status, digest, promote, follow)";
             }
             std::string out;
             encodeAdminReply(reply, out);
@@ -412,6 +431,14 @@ protected:
 
 private:
     enum class Phase { Handshake, Snapshot, Records, Live };
+
+    std::string peerHost() const
+    {
+        std::string host = peer_.substr(0, peer_.rfind(':'));
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
+        return host;
+    }
 
     // "digest": what this broker's storage holds, independent of the storage format (tests compare a master's
     // with its slaves'): per queue its bounds, readable records and a hash of them; hashes of metadata and offsets.
@@ -787,6 +814,7 @@ public:
         if (svc_.master.state != "diverged")
             svc_.master.state = "disconnected";
         svc_.slaveConnId = 0;
+        svc_.slaveLink.reset();
         if (!svc_.stopping.load() && !svc_.fatalRaised.load())
             svc_.scheduleConnect(svc_.reconnectDelayMs);
     }
@@ -1204,6 +1232,96 @@ ferry_status ReplicationService::Impl::applyOp(StorageSession &s, const OpRecord
     return st;
 }
 
+// ---- admin requests that change the broker (event-loop thread of the admin connection) --------------------------
+
+// "promote <role>[ force]": this slave becomes its group's master. The change is recorded in the override file, then
+// the broker restarts in place (the restart handler), since every part of the kernel starts differently on a master.
+AdminReply ReplicationService::Impl::promote(const AdminRequest &request, const std::string &peer)
+{
+    std::string role = request.argument;
+    bool force = false;
+    if (const size_t space = role.find(' '); space != std::string::npos) {
+        force = role.substr(space + 1) == "force";
+        if (!force)
+            return {FERRY_E_INVALID_ARGUMENT, "promote: expected '<role>' or '<role> force', got '" + role + "'"};
+        role.resize(space);
+    }
+    if (role != "SYNC_MASTER" && role != "ASYNC_MASTER")
+        return {FERRY_E_INVALID_ARGUMENT, "promote: the new role must be SYNC_MASTER or ASYNC_MASTER, not '" + role + "'"};
+    if (settings.role != ReplicationRole::Slave)
+        return {FERRY_E_INVALID_ARGUMENT, "promote: broker '" + settings.brokerName + "' id " +
+                                              std::to_string(settings.brokerId) + " is already a master (" +
+                                              replicationRoleName(settings.role) + ")"};
+    {
+        std::lock_guard lock(mutex);
+        if (!force && master.connected)
+            return {FERRY_E_BUSY, "promote: the master " + master.address +
+                                      " is alive (this slave is connected to it); promoting now would give the group "
+                                      "two masters. Stop it first, or promote with force"};
+    }
+    std::string error;
+    if (!updateReplicationOverride(settings.overrideFile,
+                                   {{"broker.id", "0"}, {"replication.role", role}, {"replication.master", ""}},
+                                   &error))
+        return {FERRY_E_IO, "promote: " + error};
+    const std::string why = "promoted to " + role + " by an admin request from " + peer + " (recorded in " +
+                            settings.overrideFile.string() + ")";
+    kernelLogger()->warn("replication: {}; restarting", why);
+    // The reply goes out first; the restart follows on the scheduler.
+    scheduler.after(200, [this, why] {
+        if (!restartRaised.exchange(true) && restart)
+            restart(why);
+    });
+    return {FERRY_OK, QJsonDocument(QJsonObject{{"promoted", true},
+                                                {"role", QString::fromStdString(role)},
+                                                {"restarting", true},
+                                                {"overrideFile", QString::fromStdString(settings.overrideFile.string())}})
+                          .toJson(QJsonDocument::Compact)
+                          .toStdString()};
+}
+
+// "follow <host:port>": this slave follows another master from now on (and after a restart: the override file). It
+// catches up from storage against the new master, which refuses it if its log diverges.
+AdminReply ReplicationService::Impl::follow(const AdminRequest &request, const std::string &peer)
+{
+    const std::string &address = request.argument;
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())
+        return {FERRY_E_INVALID_ARGUMENT, "follow: expected the new master's host:port, got '" + address + "'"};
+    if (settings.role != ReplicationRole::Slave)
+        return {FERRY_E_INVALID_ARGUMENT, "follow: this broker is a master (" +
+                                              std::string(replicationRoleName(settings.role)) +
+                                              "); only a slave follows one"};
+    std::string error;
+    if (!updateReplicationOverride(settings.overrideFile, {{"replication.master", address}}, &error))
+        return {FERRY_E_IO, "follow: " + error};
+    ConnectionLinkPtr current;
+    {
+        std::lock_guard lock(mutex);
+        if (address == listenAddress)
+            return {FERRY_E_INVALID_ARGUMENT, "follow: " + address + " is this broker's own listener"};
+        settings.master = address;
+        master.epoch = 0; // another master's stream: catch up from storage
+        master.appliedSeq = 0;
+        master.lastError.clear();
+        reconnectDelayMs = kReconnectMinMs;
+        current = slaveLink;
+        if (!current && reconnectTimer != 0) {
+            scheduler.cancel(reconnectTimer);
+            reconnectTimer = 0;
+        }
+    }
+    kernelLogger()->warn("replication: following {} from now on, by an admin request from {} (recorded in {})",
+                         address, peer, settings.overrideFile.string());
+    if (current)
+        current->post([this](Connection &c) { host->close(c.handle(), "this slave follows another master now"); });
+    else
+        connectToMaster();
+    return {FERRY_OK, QJsonDocument(QJsonObject{{"following", QString::fromStdString(address)}})
+                          .toJson(QJsonDocument::Compact)
+                          .toStdString()};
+}
+
 // ---- the built-in protocol's hooks ------------------------------------------------------------------------------
 
 namespace {
@@ -1246,12 +1364,20 @@ ferry_status onConnect(ferry_protocol *instance, ferry_conn *conn, uint64_t, fer
     }
     auto *session = new SlaveSession(*svc, conn);
     *out = reinterpret_cast<ferry_session *>(static_cast<Session *>(session));
+    bool stale = false;
     {
         std::lock_guard lock(svc->mutex);
         svc->slaveConnecting = false;
         svc->master.connected = true;
         svc->master.state = "connected";
         svc->slaveConnId = Connection::fromHandle(conn)->id();
+        svc->slaveLink = session->link();
+        // "follow" named another master while this connection was being made.
+        stale = svc->master.address != svc->masterAddress();
+    }
+    if (stale) {
+        svc->host->close(conn, "this slave follows another master now");
+        return FERRY_OK;
     }
     kernelLogger()->info("replication: connected to master {}", svc->master.address);
     session->start();
@@ -1337,6 +1463,13 @@ void ReplicationService::setReplicaObserver(std::function<void(StorageSession &,
 
 void ReplicationService::setFatalHandler(std::function<void(const std::string &)> fn) { impl_->fatal = std::move(fn); }
 
+void ReplicationService::setRestartHandler(std::function<void(const std::string &)> fn)
+{
+    impl_->restart = std::move(fn);
+}
+
+void ReplicationService::setAdminAuthenticator(AdminAuthenticator fn) { impl_->adminAuth = std::move(fn); }
+
 bool ReplicationService::start(NetworkServer &network, const ferry_protocol_host *host, std::string *error)
 {
     Impl &d = *impl_;
@@ -1353,11 +1486,16 @@ bool ReplicationService::start(NetworkServer &network, const ferry_protocol_host
                 d.listenAddress = address;
             }
     }
+    std::string following;
+    {
+        std::lock_guard lock(d.mutex);
+        following = d.masterAddress();
+    }
     kernelLogger()->info("replication: broker '{}' id {} runs as {}{}", d.settings.brokerName, d.settings.brokerId,
                          replicationRoleName(d.settings.role),
                          d.settings.role == ReplicationRole::Slave
-                             ? (d.masterAddress().empty() ? std::string(", master address not known yet")
-                                                          : ", following " + d.masterAddress())
+                             ? (following.empty() ? std::string(", master address not known yet")
+                                                  : ", following " + following)
                              : std::string());
     if (d.settings.role == ReplicationRole::Slave)
         d.connectToMaster();
@@ -1403,11 +1541,13 @@ void ReplicationService::fillInfo(ferry_replication_info *out) const
 void ReplicationService::masterHint(const std::string &address)
 {
     Impl &d = *impl_;
-    if (d.settings.role != ReplicationRole::Slave || !d.settings.master.empty() || address.empty())
+    if (d.settings.role != ReplicationRole::Slave || address.empty())
         return;
     bool changed = false;
     {
         std::lock_guard lock(d.mutex);
+        if (!d.settings.master.empty())
+            return;
         changed = d.hintedMaster != address;
         d.hintedMaster = address;
     }
@@ -1458,6 +1598,7 @@ std::string ReplicationService::statusJson() const
         const uint64_t lag = m.masterSeq > m.appliedSeq ? m.masterSeq - m.appliedSeq : 0;
         self.insert("master", QJsonObject{
                                   {"brokerId", 0},
+                                  {"epoch", QString::number(m.epoch, 16)},
                                   {"role", "MASTER"},
                                   {"address", QString::fromStdString(m.address)},
                                   {"connected", m.connected},

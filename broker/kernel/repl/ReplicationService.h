@@ -8,7 +8,10 @@
 //  - A slave connects out to replication.master (or the address the RocketMQ name server gave), applies the
 //    changes to its own storage in order with the master's offsets, acknowledges them once stored, and keeps the
 //    kernel's read model (queues, topics, queue ends) current so RocketMQ consumers can read from it.
-//  - Both answer the replication admin requests ("status") on the listener: `ferry-broker --replication-status`.
+//  - Both answer the replication admin requests on the listener: "status" and "digest" (read-only), "promote" (a
+//    slave becomes a master: the change is written to the override file, then the broker restarts in place) and
+//    "follow" (a slave follows another master, at once). `ferry-broker --replication-status`, `--promote`,
+//    `--follow`.
 //
 // The network is the kernel's: the replication protocol is a built-in protocol (sans-I/O sessions on the
 // NetworkServer's event-loop threads); storage work runs on the storage thread. Threading: public members are
@@ -56,6 +59,13 @@ public:
     void setReplicaObserver(std::function<void(StorageSession &, const AppliedChanges &)> fn);
     // Called once (any thread) when replication cannot go on safely (a diverged slave): the broker stops.
     void setFatalHandler(std::function<void(const std::string &why)> fn);
+    // Called once (any thread) after a promotion was recorded: the broker must restart to run with its new role.
+    void setRestartHandler(std::function<void(const std::string &why)> fn);
+    // Checks the credentials of a changing admin request ("promote", "follow"): true for a user allowed to
+    // administer this broker, else false with *why. Without one, changing requests are refused. Before start().
+    using AdminAuthenticator = std::function<bool(const std::string &user, const std::string &password,
+                                                  const std::string &peerHost, std::string *why)>;
+    void setAdminAuthenticator(AdminAuthenticator fn);
 
     // Opens the listener (when replication.listen is set) and, on a slave, starts following the master.
     bool start(NetworkServer &network, const ferry_protocol_host *host, std::string *error);
