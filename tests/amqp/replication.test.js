@@ -6,45 +6,13 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const { spawnSync } = require('node:child_process');
 const amqp = require('amqplib');
-const { execFile } = require('node:child_process');
 const { startBroker } = require('../rocket/lib/broker');
+const { status, digest, replicationProxy, brokerCommand } = require('../rocket/lib/replication');
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-// ---- the replication admin protocol: u32 length | u8 type | payload (docs/replication.md) ----------------------
-function adminRequest(address, command) {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const cmd = Buffer.from(command);
-    const frame = Buffer.alloc(4 + 1 + 4 + cmd.length);
-    frame.writeUInt32BE(1 + 4 + cmd.length, 0);
-    frame.writeUInt8(2, 4);
-    frame.writeUInt32BE(cmd.length, 5);
-    cmd.copy(frame, 9);
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to '${command}' from ${address}`)); }, 10000);
-    socket.on('error', err => { clearTimeout(timer); reject(err); });
-    socket.on('data', chunk => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
-      clearTimeout(timer);
-      socket.destroy();
-      assert.equal(buf.readUInt8(4), 3, 'an AdminReply frame');
-      const status = buf.readInt32BE(5);
-      const text = buf.subarray(13, 13 + buf.readUInt32BE(9)).toString();
-      if (status !== 0) reject(new Error(`'${command}' failed (${status}): ${text}`));
-      else resolve(JSON.parse(text));
-    });
-    socket.write(frame);
-  });
-}
-
-const status = b => adminRequest(b.listeners['replication.listen'], 'status');
-const digest = b => adminRequest(b.listeners['replication.listen'], 'digest');
 
 async function waitFor(what, fn, timeoutMs = 20000) {
   const deadline = Date.now() + timeoutMs;
@@ -124,40 +92,6 @@ async function inSync(master, slave) {
     const s = await status(slave);
     return s.master && s.master.state === 'streaming' && s.master.appliedSeq === m.seq &&
       m.slaves.some(x => x.inSync && x.replicatedSeq === m.seq) ? { m, s } : null;
-  });
-}
-
-// A TCP proxy in front of a master's replication listener. cut() ends every connection through it (the slave
-// reconnects); hold() drops from then on what the master sends, so the slave gets nothing more on that connection.
-async function replicationProxy(master) {
-  const sockets = new Set();
-  let held = false;
-  const server = net.createServer(client => {
-    const [host, port] = master.listeners['replication.listen'].split(':');
-    const upstream = net.connect({ host, port: Number(port) });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => { sockets.delete(s); (s === client ? upstream : client).destroy(); });
-    }
-    client.pipe(upstream);
-    upstream.on('data', d => { if (!held) client.write(d); });
-  });
-  await new Promise(r => server.listen(0, '127.0.0.1', r));
-  return {
-    address: `127.0.0.1:${server.address().port}`,
-    cut() { for (const s of sockets) s.destroy(); },
-    hold() { held = true; },
-    close() { server.close(); for (const s of sockets) s.destroy(); },
-  };
-}
-
-// ferry-broker's one-shot replication commands (--promote, --follow, ...): resolves {code, stdout, stderr}.
-function brokerCommand(args) {
-  const binary = process.env.FERRY_BROKER || require('node:path').resolve(__dirname, '..', '..', 'build', 'bin', 'ferry-broker');
-  return new Promise(resolve => {
-    execFile(binary, args, { timeout: 90000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
   });
 }
 
