@@ -63,7 +63,7 @@ test('a broker silent for broker_expiry_ms is dropped while a re-registering one
   }
 });
 
-test('a slave registered under the master\'s name appears in the route\'s brokerAddrs and learns the master', { timeout: 15000 }, async () => {
+test('a slave registered under the master\'s name appears in the route\'s brokerAddrs and learns the master; promoted, it takes broker.id 0', { timeout: 15000 }, async () => {
   const conn = await R.connect(namesrv.namesrvAddr);
   try {
     assert.equal((await register(conn, 'broker-ms', '127.0.0.1:3', 'TExpMS')).code, 0);
@@ -77,6 +77,15 @@ test('a slave registered under the master\'s name appears in the route\'s broker
     const bd = route.brokerDatas.find(d => d.brokerName === 'broker-ms');
     assert.deepEqual(bd.brokerAddrs, { 0: '127.0.0.1:3', 1: '127.0.0.1:4' });
     assert.equal(route.queueDatas.filter(q => q.brokerName === 'broker-ms').length, 1, 'queue data from the master only');
+    // The slave promoted (ferry-broker --promote) re-registers as broker.id 0 while the old master's registration
+    // is still there: it takes id 0 (RocketMQ's brokerAddrs map holds one address per id).
+    const promoted = await conn.request(R.RequestCode.REGISTER_BROKER, {
+      brokerName: 'broker-ms', brokerAddr: '127.0.0.1:4', clusterName: 'ExpiryCluster', haServerAddr: '127.0.0.1:5',
+      brokerId: '0', compressed: 'false',
+    }, registerBody('TExpMS'));
+    assert.equal(promoted.code, 0);
+    const after = (await R.getRoute(namesrv.namesrvAddr, 'TExpMS')).route.brokerDatas.find(d => d.brokerName === 'broker-ms');
+    assert.deepEqual(after.brokerAddrs, { 0: '127.0.0.1:4' });
   } finally {
     await conn.close();
   }

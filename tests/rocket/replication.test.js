@@ -9,7 +9,7 @@ const { AliOns, message } = require('./lib/alions');
 const R = require('./lib/remoting');
 const raw = require('./lib/raw');
 const { collector, maxOffsets } = require('./lib/fixtures');
-const { status } = require('./lib/replication');
+const { status, digest, brokerCommand } = require('./lib/replication');
 const { sleep, uniqueName, waitFor } = require('./lib/util');
 
 const started = [];
@@ -217,6 +217,77 @@ test('SYNC_MASTER under ali-ons load, SIGKILLed at random moments, ten rounds: e
       await ons2.closeAll();
     }
     console.log(`# ali-ons SIGKILL rounds: ${confirmed.size} SEND_OK, statuses ${JSON.stringify(statuses)}, ${positions.size} messages on the slave`);
+  } finally {
+    await ons.closeAll();
+  }
+});
+
+test('fail-over with ferry-broker --promote: the slave registers as broker.id 0, ali-ons sends to it, and the other slave follows it through the name server', { timeout: 90000 }, async () => {
+  const ns = await broker({ broker: false });
+  const group = uniqueName('grp');
+  const master = await broker({
+    namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
+    set: { 'broker.name': group, 'replication.role': 'SYNC_MASTER' },
+  });
+  // Neither slave names its master: both learn it from the name server's REGISTER_BROKER answer.
+  const slaveOpts = (id, storage) => ({
+    namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
+    set: { 'broker.name': group, 'broker.id': String(id), 'replication.role': 'SLAVE', 'storage.plugin': storage,
+      'rocket.register_interval_ms': '500' },
+  });
+  const s1 = await broker(slaveOpts(1, 'file'));
+  const s2 = await broker(slaveOpts(2, 'sqlite'));
+  const topic = uniqueName('TProm');
+  await R.createTopic(master.brokerAddr, topic, 2);
+  const addrsOf = async () => {
+    const r = await R.getRoute(ns.namesrvAddr, topic).catch(() => null);
+    const d = r && r.route.brokerDatas.find(x => x.brokerName === group);
+    return d ? d.brokerAddrs : {};
+  };
+  await waitFor(async () => { const a = await addrsOf(); return a['1'] && a['2']; }, { timeoutMs: 15000, message: 'both slaves routed' });
+  const ons = new AliOns(ns.namesrvAddr, { name: 'repl-promote' });
+  try {
+    const producer = await ons.producer();
+    const sent = [];
+    await waitFor(async () => (await status(master)).inSyncSlaves === 2, { timeoutMs: 15000, message: 'two in-sync slaves' });
+    for (let i = 0; i < 30; i++) {
+      const r = await producer.send(message(topic, 'T', Buffer.from(`old-${i}`)));
+      assert.equal(r.sendStatus, 'SEND_OK');
+      sent.push(`old-${i}`);
+    }
+    await master.kill9();
+    const r = await brokerCommand(['--promote', '--replication-address', s1.listeners['replication.listen']]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).role, 'ASYNC_MASTER');
+    // The name server routes the group's id 0 to the promoted broker, at the same broker address.
+    await waitFor(async () => (await addrsOf())['0'] === s1.brokerAddr, { timeoutMs: 15000, message: 'the promoted slave as broker.id 0' });
+    assert.equal((await addrsOf())['1'], undefined, 'no broker.id 1 left');
+    // s2 learns its new master from the name server and follows it.
+    await waitFor(async () => {
+      const st = await status(s1);
+      return st.slaves.some(x => x.brokerId === 2 && x.inSync);
+    }, { timeoutMs: 20000, message: 's2 following the promoted broker' });
+    await waitFor(async () => {
+      try {
+        return (await producer.send(message(topic, 'T', Buffer.from('probe-new')))).sendStatus === 'SEND_OK';
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 20000, intervalMs: 300, message: 'ali-ons sending to the new master' });
+    for (let i = 0; i < 30; i++) {
+      const res = await producer.send(message(topic, 'T', Buffer.from(`new-${i}`)));
+      assert.equal(res.sendStatus, 'SEND_OK');
+      sent.push(`new-${i}`);
+    }
+    const got = collector();
+    const consumer = ons.consumer({ consumerGroup: uniqueName('CG_PROM'), consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
+    consumer.subscribe(topic, '*', got.handler);
+    await consumer.ready();
+    await got.waitForKeys(sent, { timeoutMs: 30000 });
+    await waitFor(async () => {
+      const [a, b] = [await digest(s1), await digest(s2)];
+      return JSON.stringify(a.queues) === JSON.stringify(b.queues) && a.metaHash === b.metaHash;
+    }, { timeoutMs: 20000, message: 's2 holds what the promoted broker holds' });
   } finally {
     await ons.closeAll();
   }

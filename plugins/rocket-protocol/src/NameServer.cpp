@@ -98,7 +98,13 @@ RemotingCommand NameServer::registerBroker(const RemotingCommand &request, uint6
     }
     RemotingCommand response = request.response(code::kSuccess);
     std::lock_guard lock(mutex_);
-    // A broker address belongs to one broker: a re-registration under another name replaces it.
+    // A broker address belongs to one broker: a re-registration under another name replaces it. And a broker id
+    // belongs to one address per group (RocketMQ's brokerAddrs map): a slave promoted to broker.id 0 replaces the
+    // old master's entry, even before the old master's registration expired.
+    for (auto it = brokers_.begin(); it != brokers_.end();)
+        it = it->first != b.brokerAddr && it->second.brokerName == b.brokerName && it->second.brokerId == b.brokerId
+                 ? brokers_.erase(it)
+                 : std::next(it);
     brokers_[b.brokerAddr] = b;
     response.set("haServerAddr", std::string());
     response.set("masterAddr", std::string());
