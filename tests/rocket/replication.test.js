@@ -27,12 +27,12 @@ test('ali-ons on a SYNC_MASTER with a slave found through the name server; the s
   const group = uniqueName('grp');
   const master = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'replication.role': 'SYNC_MASTER' },
+    set: { 'replication.role': 'SYNC_MASTER' },
   });
   const slave = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
     // Re-registers often, so the name server soon has the topics it received from its master.
-    set: { 'broker.name': group, 'broker.id': '1', 'replication.role': 'SLAVE', 'rocket.register_interval_ms': '500' },
+    set: { 'broker.id': '1', 'replication.role': 'SLAVE', 'rocket.register_interval_ms': '500' },
   });
   const topic = uniqueName('TRepl');
   await R.createTopic(master.brokerAddr, topic, 2);
@@ -81,7 +81,7 @@ test('ali-ons send statuses on a SYNC_MASTER: SLAVE_NOT_AVAILABLE with no slave,
   const group = uniqueName('grp');
   const master = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '700' },
+    set: { 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '700' },
   });
   const topic = uniqueName('TStat');
   await R.createTopic(master.brokerAddr, topic, 1);
@@ -94,7 +94,7 @@ test('ali-ons send statuses on a SYNC_MASTER: SLAVE_NOT_AVAILABLE with no slave,
     assert.equal((await send('no-slave')).sendStatus, 'SLAVE_NOT_AVAILABLE', 'no slave connected');
     slave = await broker({
       namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-      set: { 'broker.name': group, 'broker.id': '1', 'replication.role': 'SLAVE',
+      set: { 'broker.id': '1', 'replication.role': 'SLAVE',
         'replication.master': master.listeners['replication.listen'] },
     });
     await waitFor(async () => (await status(master)).inSyncSlaves === 1, { timeoutMs: 15000, message: 'an in-sync slave' });
@@ -129,11 +129,11 @@ test('SYNC_MASTER under ali-ons load, SIGKILLed at random moments, ten rounds: e
   const QUEUES = 2;
   const master = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '2000' },
+    set: { 'replication.role': 'SYNC_MASTER', 'replication.sync_timeout_ms': '2000' },
   });
   const slave = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'broker.id': '1', 'replication.role': 'SLAVE', 'rocket.register_interval_ms': '500',
+    set: { 'broker.id': '1', 'replication.role': 'SLAVE', 'rocket.register_interval_ms': '500',
       'replication.master': master.listeners['replication.listen'] },
   });
   const topic = uniqueName('TKill');
@@ -227,12 +227,12 @@ test('fail-over with ferry-broker --promote: the slave registers as broker.id 0,
   const group = uniqueName('grp');
   const master = await broker({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'replication.role': 'SYNC_MASTER' },
+    set: { 'replication.role': 'SYNC_MASTER' },
   });
   // Neither slave names its master: both learn it from the name server's REGISTER_BROKER answer.
   const slaveOpts = (id, storage) => ({
     namesrv: false, namesrvAddr: ns.namesrvAddr, brokerName: group,
-    set: { 'broker.name': group, 'broker.id': String(id), 'replication.role': 'SLAVE', 'storage.plugin': storage,
+    set: { 'broker.id': String(id), 'replication.role': 'SLAVE', 'storage.plugin': storage,
       'rocket.register_interval_ms': '500' },
   });
   const s1 = await broker(slaveOpts(1, 'file'));
@@ -290,5 +290,24 @@ test('fail-over with ferry-broker --promote: the slave registers as broker.id 0,
     }, { timeoutMs: 20000, message: 's2 holds what the promoted broker holds' });
   } finally {
     await ons.closeAll();
+  }
+});
+
+test('the group is named once: rocket.broker_name / rocket.broker_id that differ from broker.name / broker.id are refused', { timeout: 60000 }, async () => {
+  const os = require('node:os');
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-ident-'));
+  try {
+    const base = ['--data-dir', dir, '--set', 'rocket.namesrv_listen=127.0.0.1:0', '--set', 'rocket.broker_listen=127.0.0.1:0',
+      '--set', 'amqp.listen=', '--set', 'replication.listen=127.0.0.1:0', '--set', 'broker.name=grp-one'];
+    let r = await brokerCommand([...base, '--set', 'rocket.broker_name=grp-two']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /rocket.broker_name 'grp-two' differs from broker.name 'grp-one'/);
+    r = await brokerCommand([...base, '--set', 'rocket.broker_id=1']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /rocket.broker_id 1 differs from broker.id 0/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -227,17 +227,15 @@ RemotingCommand RocketPlugin::registerRequest(int32_t opaque)
     r.set("brokerName", settings_.brokerName);
     r.set("brokerAddr", addr);
     r.set("clusterName", settings_.clusterName);
-    int64_t brokerId = settings_.brokerId;
-    // ABI 1.7: the kernel's replication role and listener are the truth (broker.id, replication.listen).
+    // ABI 1.7: the kernel's replication listener is the HA address (settings_ already hold broker.name, broker.id).
     if (const auto info = replicationInfo()) {
-        brokerId = static_cast<int64_t>(info->broker_id);
         std::string listen = info->listen_address;
         if (listen.rfind("0.0.0.0:", 0) == 0 && addr.rfind(':') != std::string::npos)
             listen = addr.substr(0, addr.rfind(':')) + listen.substr(7);
         ha = listen;
     }
     r.set("haServerAddr", ha);
-    r.set("brokerId", brokerId);
+    r.set("brokerId", settings_.brokerId);
     r.set("compressed", std::string("false"));
     r.body = "{\"topicConfigSerializeWrapper\":" + topicConfigJson() + ",\"filterServerList\":[]}";
     return r;

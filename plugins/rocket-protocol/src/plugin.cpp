@@ -33,9 +33,12 @@ constexpr const char *kDefaultDelayLevels = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 
 const ferry_config_key kConfigKeys[] = {
     {sizeof(ferry_config_key), "namesrv_addr", "",
      "semicolon-separated name servers this broker registers with (RocketMQ's namesrvAddr); empty: its own"},
-    {sizeof(ferry_config_key), "broker_name", "broker-a", "brokerName in routes and registrations"},
+    {sizeof(ferry_config_key), "broker_name", "",
+     "brokerName in routes and registrations; empty: the kernel's broker.name (set it only on a kernel before ABI 1.7, "
+     "which has no broker.name; on a newer one it must equal broker.name)"},
     {sizeof(ferry_config_key), "cluster_name", "DefaultCluster", "clusterName in registrations"},
-    {sizeof(ferry_config_key), "broker_id", "0", "0 = master, > 0 = slave"},
+    {sizeof(ferry_config_key), "broker_id", "",
+     "brokerId (0 = master, > 0 = slave); empty: the kernel's broker.id (as broker_name: only for a kernel before ABI 1.7)"},
     {sizeof(ferry_config_key), "advertised_address", "",
      "host:port put in routes and msgIds; empty: the broker listener's address (0.0.0.0 -> first IPv4 address)"},
     {sizeof(ferry_config_key), "auto_create_topic", "true",
@@ -127,14 +130,42 @@ std::vector<uint64_t> parseDelayLevels(const std::string &text)
     return levels;
 }
 
-Settings readSettings(const ferry_host *host)
+// The group's name and this broker's id are the kernel's (broker.name, broker.id: ABI 1.7 replication_info), so one
+// setting serves replication and the name server. rocket.broker_name / rocket.broker_id remain for older kernels;
+// on a newer one they may only repeat the kernel's values.
+void readIdentity(const ferry_protocol_host *host, Settings &s)
 {
+    const std::string name = config(host->base, "broker_name");
+    const std::string id = config(host->base, "broker_id");
+    ferry_replication_info info{};
+    info.struct_size = sizeof info;
+    const bool fromKernel = host->struct_size >= offsetof(ferry_protocol_host, replication_info) + sizeof(void *) &&
+                            host->replication_info != nullptr &&
+                            host->replication_info(host->base->ctx, &info) == FERRY_OK;
+    if (fromKernel) {
+        s.brokerName = info.broker_name;
+        s.brokerId = static_cast<int64_t>(info.broker_id);
+        if (!name.empty() && name != s.brokerName)
+            throw Error(FERRY_E_CONFIG, "rocket.broker_name '" + name + "' differs from broker.name '" +
+                                            s.brokerName + "': set broker.name (it names the group for replication "
+                                            "and the name server) and leave rocket.broker_name empty");
+        if (!id.empty() && id != std::to_string(s.brokerId))
+            throw Error(FERRY_E_CONFIG, "rocket.broker_id " + id + " differs from broker.id " +
+                                            std::to_string(s.brokerId) + ": set broker.id and leave rocket.broker_id empty");
+        return;
+    }
+    s.brokerName = name.empty() ? "broker-a" : name;
+    s.brokerId = id.empty() ? 0 : static_cast<int64_t>(configNumber(host->base, "broker_id", 0, 1024));
+}
+
+Settings readSettings(const ferry_protocol_host *protocolHost)
+{
+    const ferry_host *host = protocolHost->base;
     Settings s;
-    s.brokerName = config(host, "broker_name");
+    readIdentity(protocolHost, s);
     s.clusterName = config(host, "cluster_name");
-    if (s.brokerName.empty() || s.clusterName.empty())
-        throw Error(FERRY_E_CONFIG, "rocket.broker_name and rocket.cluster_name must not be empty");
-    s.brokerId = static_cast<int64_t>(configNumber(host, "broker_id", 0, 1024));
+    if (s.clusterName.empty())
+        throw Error(FERRY_E_CONFIG, "rocket.cluster_name must not be empty");
     s.advertisedAddress = config(host, "advertised_address");
     const std::string addrs = config(host, "namesrv_addr");
     size_t pos = 0;
@@ -179,7 +210,7 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **instance_out
             throw Error(FERRY_E_ABI_MISMATCH, "rocket needs a kernel with ABI 1.1 protocol services (topics, wake, "
                                               "connect, instance timers)");
         auto instance = std::make_unique<ferry_protocol>();
-        instance->plugin = std::make_unique<RocketPlugin>(host, readSettings(host->base));
+        instance->plugin = std::make_unique<RocketPlugin>(host, readSettings(host));
         *instance_out = instance.release();
         return FERRY_OK;
     });

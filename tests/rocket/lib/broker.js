@@ -11,7 +11,7 @@
 //   namesrv: true|false        listen a name server (rocket.namesrv_listen=127.0.0.1:0); false sets it empty (off)
 //   broker: true|false         listen a broker (rocket.broker_listen=127.0.0.1:0); false sets it empty (off)
 //   namesrvAddr: 'h:p;h:p'     register with another process's name server (rocket.namesrv_addr)
-//   brokerName, clusterName    rocket.broker_name / rocket.cluster_name
+//   brokerName, clusterName    broker.name (the kernel's: replication and the name server) / rocket.cluster_name
 //   set: {key: value}          extra --set key=value (values passed as one argv item: no shell quoting needed)
 //   args: [...]                extra raw arguments
 //   dataDir                    else fs.mkdtemp under os.tmpdir() (removed at exit unless FERRY_KEEP_TEST_DATA=1)
@@ -110,7 +110,7 @@ class FerryBroker {
       set('rocket.namesrv_listen', wantNamesrv ? (bound?.namesrv || '127.0.0.1:0') : '');
       set('rocket.broker_listen', wantBroker ? (bound?.broker || '127.0.0.1:0') : '');
       if (o.namesrvAddr) set('rocket.namesrv_addr', o.namesrvAddr);
-      if (o.brokerName) set('rocket.broker_name', o.brokerName);
+      if (o.brokerName) set('broker.name', o.brokerName);
       if (o.clusterName) set('rocket.cluster_name', o.clusterName);
     }
     if (process.env.FERRY_STORAGE_PLUGIN && !(o.set && 'storage.plugin' in o.set)) {
