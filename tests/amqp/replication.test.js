@@ -428,3 +428,33 @@ test('--promote: a slave becomes the master in place, the other slave follows it
     await a.kill9();
   }
 });
+
+test('TTL and dead-lettering happen on the master and reach the slave as replicated changes: a restarted slave holds the same', async () => {
+  const master = await start();
+  const slave = await slaveOf(master, { storage: 'sqlite' });
+  let slaveAgain = null;
+  try {
+    const conn = await amqp.connect(amqpUrl(master));
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('dlq', { durable: true });
+    await ch.assertQueue('ttl', { durable: true, arguments: { 'x-message-ttl': 2500, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'dlq' } });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('ttl', Buffer.from(`t${i}`), { persistent: true });
+    await ch.waitForConfirms();
+    await conn.close();
+    await inSync(master, slave);
+    const slaveDir = slave.dataDir;
+    await slave.kill9();
+    // Restarted, the slave restores the queue with its 5 messages as the kernel's own: their TTL must not run there.
+    slaveAgain = await slaveOf(master, { storage: 'sqlite', dataDir: slaveDir });
+    await waitFor('the master to dead-letter the 5', async () => (await queueDepth(master, 'dlq')) === 5, 10000);
+    await sleep(500);
+    await inSync(master, slaveAgain);
+    assertSameData(await digest(master), await digest(slaveAgain));
+    const log = slaveAgain.output();
+    assert.doesNotMatch(log, /read-only|READ_ONLY|dead.letter.*fail/i, 'the slave tried no write of its own');
+  } finally {
+    if (slaveAgain) await slaveAgain.kill9();
+    await slave.kill9();
+    await master.kill9();
+  }
+});

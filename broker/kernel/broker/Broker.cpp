@@ -153,6 +153,10 @@ bool Broker::start(std::string *error)
         *error = "restoring the delay store failed: " + *error;
         return false;
     }
+    // A slave delivers no delayed message: the master's delivery is replicated (a promoted slave restarts, and
+    // its delay store is then live).
+    if (d.replication->readOnly())
+        d.delayed->stop();
     d.keys = std::make_unique<KeyIndex>(*d.queues, *d.storage, d.settings.retentionMs);
     if (!d.keys->restore(error)) {
         *error = "restoring the key index failed: " + *error;

@@ -204,7 +204,8 @@ void Queue::enforceLengthLocked(Aftermath &after)
 
 void Queue::armTtlTimerLocked()
 {
-    if (ready_.empty() || deleted_)
+    // A slave's queues expire nothing themselves: the master's expiries arrive as replicated acks.
+    if (ready_.empty() || deleted_ || (storage_ && storage_->readOnly()))
         return;
     const uint64_t due = expiryOf(headLocked()->second);
     if (due == UINT64_MAX)
@@ -244,7 +245,8 @@ void Queue::touch()
 
 void Queue::armExpiresTimerLocked()
 {
-    if (args_.expiresMs <= 0 || deleted_ || !consumers_.empty())
+    // Nor does a slave delete unused queues: the master's deletion is replicated.
+    if (args_.expiresMs <= 0 || deleted_ || !consumers_.empty() || (storage_ && storage_->readOnly()))
         return;
     if (expiresTimerId_ != 0)
         scheduler_->cancel(expiresTimerId_);

@@ -483,6 +483,8 @@ void StorageEngine::Impl::run()
 void StorageEngine::setJournal(StorageJournal *journal) { impl_->journal = journal; }
 void StorageEngine::setReadOnly(bool readOnly) { impl_->readOnly.store(readOnly); }
 
+bool StorageEngine::readOnly() const { return impl_->readOnly.load(std::memory_order_relaxed); }
+
 void StorageEngine::setAfterMaintain(std::function<void(StorageSession &)> fn) { impl_->afterMaintain = std::move(fn); }
 
 } // namespace ferry

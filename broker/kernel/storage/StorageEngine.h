@@ -135,6 +135,7 @@ public:
     void setJournal(StorageJournal *journal);
     // A slave: appends from the kernel fail with FERRY_E_READ_ONLY (replication writes through submit). Any thread.
     void setReadOnly(bool readOnly);
+    bool readOnly() const;
 
     // Counters for metrics and benchmarks.
     uint64_t syncCount() const;
