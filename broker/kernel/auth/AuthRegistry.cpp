@@ -315,6 +315,24 @@ ferry_status AuthRegistry::authenticate(const std::string &user, const std::stri
     return FERRY_OK;
 }
 
+std::vector<AuthRegistry::UserView> AuthRegistry::users() const
+{
+    std::shared_lock lock(mutex_);
+    std::vector<UserView> out;
+    for (const auto &[name, u] : users_)
+        out.push_back({name, u.tags});
+    return out;
+}
+
+std::vector<AuthRegistry::PermissionView> AuthRegistry::permissions() const
+{
+    std::shared_lock lock(mutex_);
+    std::vector<PermissionView> out;
+    for (const auto &[key, p] : permissions_)
+        out.push_back({key.second, key.first, p.configure, p.write, p.read});
+    return out;
+}
+
 bool AuthRegistry::hasTag(const std::string &user, std::string_view tag) const
 {
     std::shared_lock lock(mutex_);

@@ -58,6 +58,14 @@ public:
     // The user has this tag (tags are separated by ',' or spaces, RabbitMQ's "administrator", "monitoring", ...).
     bool hasTag(const std::string &user, std::string_view tag) const;
     std::vector<std::string> vhosts() const;
+    struct UserView {
+        std::string name, tags;
+    };
+    struct PermissionView {
+        std::string user, vhost, configure, write, read;
+    };
+    std::vector<UserView> users() const;             // by name
+    std::vector<PermissionView> permissions() const; // by vhost, then user
 
     // Changes (persisted). Passwords are hashed here; the clear text is never stored.
     void putUser(const std::string &name, const std::string &password, const std::string &tags);

@@ -14,6 +14,7 @@
 #include "storage/StorageEngine.h"
 #include "txn/PreparedStore.h"
 #include "index/KeyIndex.h"
+#include "admin/AdminService.h"
 #include "repl/ReplicationJournal.h"
 #include "repl/ReplicationOverride.h"
 #include "repl/ReplicationService.h"
@@ -59,6 +60,7 @@ struct Broker::Impl {
     std::unique_ptr<ResourceAlarms> alarms;
     std::unique_ptr<MemoryReclaimer> reclaimer;
     std::unique_ptr<repl::ReplicationService> replication;
+    std::unique_ptr<admin::AdminService> admin;
     std::function<void(const std::string &)> fatal;
     std::function<void(const std::string &)> restart;
     std::vector<std::pair<const LoadedPlugin *, ferry_protocol *>> protocols;
@@ -199,6 +201,22 @@ bool Broker::start(std::string *error)
     }
     if (!d.replication->start(*d.network, &d.protocolHost, error))
         return false;
+    // 3c. The admin API.
+    admin::AdminContext adminContext;
+    adminContext.settings = &d.settings;
+    adminContext.queues = d.queues.get();
+    adminContext.topics = d.topics.get();
+    adminContext.router = d.router.get();
+    adminContext.auth = d.auth.get();
+    adminContext.storage = d.storage.get();
+    adminContext.network = d.network.get();
+    adminContext.scheduler = d.scheduler.get();
+    adminContext.replication = d.replication.get();
+    adminContext.plugins = &d.plugins;
+    adminContext.startTimeMs = d.startTimeMs;
+    d.admin = std::make_unique<admin::AdminService>(adminContext);
+    if (!d.admin->start(&d.protocolHost, error))
+        return false;
 
     // 4. Protocol plugins and their listeners.
     for (const auto &plugin : d.plugins.plugins()) {
@@ -246,6 +264,8 @@ void Broker::stop()
         return;
     if (d.replication)
         d.replication->stop();
+    if (d.admin)
+        d.admin->stop();
     if (d.network) {
         d.network->stopAccepting();
         d.network->stop();
@@ -265,6 +285,7 @@ void Broker::stop()
     if (d.storage)
         d.storage->close();
     d.network.reset();
+    d.admin.reset(); // after the network: no session is left
     d.alarms.reset(); // after the scheduler stopped: no check is left to run
     d.reclaimer.reset();
     d.started = false;

@@ -30,6 +30,11 @@ struct ReplicationSettings {
     std::filesystem::path overrideFile;           // where promote/follow record their change (repl/ReplicationOverride.h)
 };
 
+struct AdminSettings {
+    std::string listen = "127.0.0.1:15680"; // admin.listen ("" : off)
+    uint64_t maxBodyBytes = 16ull << 20;    // admin.max_body_bytes
+};
+
 struct BrokerSettings {
     std::filesystem::path dataDir = "data";   // broker.data_dir / --data-dir
     std::string storagePlugin = "file";       // storage.plugin: name of a loaded storage plugin ("file", "sqlite")
@@ -44,6 +49,7 @@ struct BrokerSettings {
                                               // idle_timeout_ms
     AuthSettings auth;                        // auth.*
     ReplicationSettings replication;          // broker.name, broker.id, replication.*
+    AdminSettings admin;                      // admin.*
 };
 
 } // namespace ferry

@@ -61,6 +61,10 @@ const KernelKey kKernelKeys[] = {
     {"replication", "buffer_bytes", "67108864",
      "recent changes a master keeps in memory for slaves that fall behind or reconnect (1 MiB to 16 GiB)"},
 
+    {"admin", "listen", "127.0.0.1:15680",
+     "admin API (HTTP + JSON, docs/admin-api.md) and Prometheus /metrics; empty: off"},
+    {"admin", "max_body_bytes", "16777216", "largest admin request body accepted (1 KiB to 1 GiB)"},
+
     {"log", "level", "info", "trace, debug, info, warn or error"},
     {"log", "file", "${data_dir}/logs/ferry.log", "log file (rotated by size); empty: no log file"},
     {"log", "max_file_bytes", "10485760", "rotate the log file when it reaches this size (at least 1024)"},
@@ -82,7 +86,8 @@ const KernelKey kKernelKeys[] = {
                                 "listeners stay closed"},
 };
 
-const char *const kKernelSections[] = {"broker", "storage", "network", "replication", "log", "auth", "plugins"};
+const char *const kKernelSections[] = {"broker", "storage", "network", "replication", "admin", "log", "auth",
+                                       "plugins"};
 
 const KernelKey &kernelKey(std::string_view section, std::string_view key)
 {
@@ -326,6 +331,9 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
     if (reader.ok() && (repl.role == ReplicationRole::Slave) != (repl.brokerId != 0))
         reader.fail(std::string("config: broker.id ") + std::to_string(repl.brokerId) + " does not fit replication.role " +
                     replicationRoleName(repl.role) + ": the master of a group has broker.id 0, a slave 1 or more");
+
+    settings.admin.listen = kernelRef(config, "admin", "listen").value;
+    reader.unsignedValue("admin", "max_body_bytes", 1024, 1ull << 30, &settings.admin.maxBodyBytes);
 
     settings.auth.vhosts = kernelRef(config, "auth", "vhosts").value;
     settings.auth.users = kernelRef(config, "auth", "users").value;

@@ -626,4 +626,19 @@ std::vector<std::filesystem::path> PluginHost::defaultDirectories()
     return dirs;
 }
 
+void initBuiltinProtocol(LoadedPlugin &plugin, const char *name, const char *description,
+                         const ferry_listener_spec *listeners, size_t listenerCount)
+{
+    plugin.name = name;
+    plugin.kind = FERRY_PLUGIN_KIND_PROTOCOL;
+    plugin.version = FERRY_VERSION;
+    plugin.description = description;
+    plugin.abiMajor = FERRY_ABI_MAJOR;
+    plugin.abiMinor = FERRY_ABI_MINOR;
+    plugin.protocol.struct_size = sizeof plugin.protocol;
+    plugin.protocol.listeners = listeners;
+    plugin.protocol.listener_count = static_cast<uint32_t>(listenerCount);
+    plugin.listeners.assign(listeners, listeners + listenerCount);
+}
+
 } // namespace ferry

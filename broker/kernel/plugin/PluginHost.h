@@ -52,6 +52,11 @@ struct LoadedPlugin {
     const ferry_host *host = nullptr;             // the per-plugin host table given to ferry_plugin_query
 };
 
+// A protocol the kernel serves itself (replication, admin) as a LoadedPlugin that no library backs, so the
+// NetworkServer runs it like any protocol plugin. The caller sets the hooks in `protocol`.
+void initBuiltinProtocol(LoadedPlugin &plugin, const char *name, const char *description,
+                         const ferry_listener_spec *listeners, size_t listenerCount);
+
 struct PluginRefusal {
     std::filesystem::path file;
     std::string reason;

@@ -1435,21 +1435,12 @@ ReplicationService::ReplicationService(const ReplicationSettings &settings, Stor
         d.journal = std::make_unique<ReplicationJournal>(scheduler, settings.bufferBytes,
                                                          settings.role == ReplicationRole::SyncMaster,
                                                          settings.syncTimeoutMs);
-    d.plugin.name = "replication";
-    d.plugin.kind = FERRY_PLUGIN_KIND_PROTOCOL;
-    d.plugin.version = FERRY_VERSION;
-    d.plugin.description = "the kernel's replication protocol";
-    d.plugin.abiMajor = FERRY_ABI_MAJOR;
-    d.plugin.abiMinor = FERRY_ABI_MINOR;
-    d.plugin.protocol.struct_size = sizeof d.plugin.protocol;
-    d.plugin.protocol.listeners = kListeners;
-    d.plugin.protocol.listener_count = 1;
+    initBuiltinProtocol(d.plugin, "replication", "the kernel's replication protocol", kListeners, 1);
     d.plugin.protocol.on_open = onOpen;
     d.plugin.protocol.on_read = onRead;
     d.plugin.protocol.on_timer = onTimer;
     d.plugin.protocol.on_close = onClose;
     d.plugin.protocol.on_connect = onConnect;
-    d.plugin.listeners.assign(std::begin(kListeners), std::end(kListeners));
 }
 
 ReplicationService::~ReplicationService() { stop(); }
@@ -1555,6 +1546,20 @@ void ReplicationService::masterHint(const std::string &address)
         kernelLogger()->info("replication: the name server names {} as this group's master", address);
         d.connectToMaster();
     }
+}
+
+std::pair<int32_t, std::string> ReplicationService::change(const std::string &command, const std::string &argument,
+                                                           const std::string &requestedBy)
+{
+    const AdminRequest request{command, argument, {}, {}};
+    AdminReply reply;
+    if (command == "promote")
+        reply = impl_->promote(request, requestedBy);
+    else if (command == "follow")
+        reply = impl_->follow(request, requestedBy);
+    else
+        reply = {FERRY_E_UNSUPPORTED, "unknown replication change '" + command + "' (known: promote, follow)"};
+    return {reply.status, reply.text};
 }
 
 std::string ReplicationService::statusJson() const

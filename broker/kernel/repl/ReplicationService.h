@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace ferry {
 class NetworkServer;
@@ -79,6 +80,10 @@ public:
     void masterHint(const std::string &address);
     // This broker's replication state as JSON (docs/replication.md, "Status").
     std::string statusJson() const;
+    // "promote" or "follow" for a caller that authenticated the user itself (the admin API): (status, text), the
+    // text JSON on FERRY_OK. requestedBy names who asked, for the log. Any thread.
+    std::pair<int32_t, std::string> change(const std::string &command, const std::string &argument,
+                                           const std::string &requestedBy);
 
     struct Impl;
 
