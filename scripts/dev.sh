@@ -31,8 +31,8 @@ install_deps() {
 }
 
 # The end-to-end tests drive the broker with the clients users run: Node.js (Debian's nodejs + npm when no node is
-# installed), the npm packages pinned in tests/rocket/package-lock.json (ali-ons) and tests/amqp/package-lock.json
-# (amqplib), and TEST_PACKAGES (pika, amqp-tools, librabbitmq-dev) from Debian.
+# installed), the npm packages pinned in tests/rocket/package-lock.json (ali-ons), tests/amqp/package-lock.json
+# (amqplib) and tests/admin/package-lock.json (amqplib, a Prometheus text parser), and TEST_PACKAGES (pika, amqp-tools, librabbitmq-dev) from Debian.
 install_test_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -55,6 +55,10 @@ install_test_deps() {
   if [ ! -f tests/amqp/node_modules/amqplib/package.json ]; then
     echo "dev.sh: npm ci in tests/amqp"
     (cd tests/amqp && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f tests/admin/node_modules/parse-prometheus-text-format/package.json ]; then
+    echo "dev.sh: npm ci in tests/admin"
+    (cd tests/admin && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 

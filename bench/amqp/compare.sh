@@ -119,7 +119,7 @@ if [ "$side" != rabbitmq ]; then
     mkdir -p "$work/ferry"
     : >"$work/ferry.out"
     "$ferry" --data-dir "$work/ferry" --set log.console=false --set amqp.listen=127.0.0.1:0 \
-      --set rocket.namesrv_listen= --set rocket.broker_listen= --set replication.listen=127.0.0.1:0 --set "storage.flush=$flush" \
+      --set rocket.namesrv_listen= --set rocket.broker_listen= --set replication.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 --set "storage.flush=$flush" \
       >"$work/ferry.out" 2>"$work/ferry.err" </dev/null &
     ferry_pid=$!
     # It prints `listening <key> <host:port>` per listener, then `ready`; or exits with the reason on stderr.

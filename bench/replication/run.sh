@@ -36,7 +36,7 @@ trap cleanup EXIT
 start() {
   local name=$1; shift
   "$ferry" --data-dir "$work/$name" --set log.console=false --set rocket.namesrv_listen= --set rocket.broker_listen= \
-    --set amqp.listen=127.0.0.1:0 --set replication.listen=127.0.0.1:0 "$@" > "$work/$name.out" 2>&1 &
+    --set amqp.listen=127.0.0.1:0 --set replication.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 "$@" > "$work/$name.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 200); do grep -q '^ready$' "$work/$name.out" && break; sleep 0.05; done
   grep -q '^ready$' "$work/$name.out" || { echo "run.sh: $name did not start:" >&2; cat "$work/$name.out" >&2; exit 1; }

@@ -670,7 +670,7 @@ public:
         process_.setProgram(exe);
         process_.setArguments({"--data-dir", dataDir, "--set", "log.console=false", "--set", "log.file=" + logFile_,
                                "--set", "rocket.namesrv_listen=127.0.0.1:0", "--set",
-                               "rocket.broker_listen=127.0.0.1:0", "--set", "replication.listen=127.0.0.1:0",
+                               "rocket.broker_listen=127.0.0.1:0", "--set", "replication.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
                                "--set", "storage.flush=" + flush});
         process_.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         process_.start();

@@ -124,6 +124,7 @@ QStringList loopbackListeners(const PluginList &plugins)
     for (const QString &key : plugins.listenerKeys)
         arguments << QStringLiteral("--set") << key + QStringLiteral("=127.0.0.1:0");
     arguments << QStringLiteral("--set") << QStringLiteral("replication.listen=127.0.0.1:0");
+    arguments << QStringLiteral("--set") << QStringLiteral("admin.listen=127.0.0.1:0");
     return arguments;
 }
 
@@ -433,7 +434,7 @@ private Q_SLOTS:
         const QMap<QString, QString> listeners = broker.listeners();
         QStringList expectedKeys = withEcho_.listenerKeys;
         expectedKeys.removeAll(QStringLiteral("echo.admin_listen"));
-        expectedKeys << QStringLiteral("replication.listen"); // the kernel's own listener
+        expectedKeys << QStringLiteral("replication.listen") << QStringLiteral("admin.listen"); // the kernel's own
         expectedKeys.sort();
         QCOMPARE(listeners.keys(), expectedKeys);
         for (auto it = listeners.begin(); it != listeners.end(); ++it) {

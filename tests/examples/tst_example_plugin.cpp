@@ -155,7 +155,7 @@ private:
         broker_ = std::make_unique<QProcess>();
         broker_->setProgram(binary);
         QStringList arguments{"--data-dir", dataDir_.path(), "--set", "line.listen=127.0.0.1:0",
-                              "--set", "replication.listen=127.0.0.1:0", "--set",
+                              "--set", "replication.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0", "--set",
                               "plugins.dirs=" + defaultPlugins + ";" + QFileInfo(example).absolutePath()};
         if (const QString storage = qEnvironmentVariable("FERRY_STORAGE_PLUGIN"); !storage.isEmpty())
             arguments << "--set" << "storage.plugin=" + storage;

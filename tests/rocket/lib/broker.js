@@ -123,6 +123,8 @@ class FerryBroker {
     if (!(o.set && 'amqp.listen' in o.set) && !(bound && o.rocket === false)) set('amqp.listen', '');
     // The replication listener (default 0.0.0.0:10912) on an ephemeral loopback port, kept across restarts.
     if (!(o.set && 'replication.listen' in o.set)) set('replication.listen', bound?.replication || '127.0.0.1:0');
+    // The admin API (default 127.0.0.1:15680) likewise.
+    if (!(o.set && 'admin.listen' in o.set)) set('admin.listen', bound?.admin || '127.0.0.1:0');
     for (const [k, v] of Object.entries(o.set || {})) set(k, v);
     if (bound && o.rocket === false) {
       // Harness checks with other plugins: rebind every listen key that was reported.
@@ -319,6 +321,7 @@ class FerryBroker {
       namesrv: this.namesrvAddr,
       broker: this.brokerAddr,
       replication: this.listeners['replication.listen'],
+      admin: this.listeners['admin.listen'],
       all: { ...this.listeners },
     };
     let lastErr = null;
