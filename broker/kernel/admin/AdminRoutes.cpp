@@ -245,10 +245,13 @@ bool queueArgumentsFromJson(const QJsonObject &o, QueueArgs *a, std::string *err
     return true;
 }
 
-QJsonObject rateJson(uint64_t count, double rate)
+// RabbitMQ's message_stats: counters with their rate.
+QJsonObject messageStatsJson(const QueueTotals &totals, const RateSampler::Rates &rates)
 {
-    (void)count;
-    return QJsonObject{{"rate", rate}};
+    return QJsonObject{{"publish", static_cast<qint64>(totals.published)},
+                       {"publish_details", QJsonObject{{"rate", rates.publish}}},
+                       {"deliver_get", static_cast<qint64>(totals.delivered)},
+                       {"deliver_get_details", QJsonObject{{"rate", rates.deliver}}}};
 }
 
 // The queues clients declare (not topic queues, not kernel stores).
@@ -275,11 +278,7 @@ QJsonObject queueJson(const AdminRoutes &r, const QueuePtr &queue)
         {"messages_ready", static_cast<qint64>(c.ready)},
         {"messages_unacknowledged", static_cast<qint64>(c.unacked)},
         {"consumers", static_cast<qint64>(c.consumers)},
-        {"message_stats",
-         QJsonObject{{"publish", static_cast<qint64>(rates.published)},
-                     {"publish_details", rateJson(rates.published, rates.publish)},
-                     {"deliver_get", static_cast<qint64>(rates.delivered)},
-                     {"deliver_get_details", rateJson(rates.delivered, rates.deliver)}}},
+        {"message_stats", messageStatsJson(queueTotals(*queue), rates)},
     };
 }
 
@@ -376,10 +375,14 @@ void overview(const AdminRoutes &r, AdminCall &call)
     for (const auto &[key, address] : c.network->boundAddresses())
         listeners.append(QJsonObject{{"key", q(key)}, {"address", q(address)}});
     uint64_t queues = 0, messages = 0, ready = 0, unacked = 0, consumers = 0;
+    QueueTotals totals;
     for (const QueuePtr &queue : c.queues->list()) {
         if (!isClientQueue(queue))
             continue;
         ++queues;
+        const QueueTotals t = queueTotals(*queue);
+        totals.published += t.published;
+        totals.delivered += t.delivered;
         const QueueCounts counts = queue->counts();
         ready += counts.ready;
         unacked += counts.unacked;
@@ -408,10 +411,7 @@ void overview(const AdminRoutes &r, AdminCall &call)
                  {"queue_totals", QJsonObject{{"messages", static_cast<qint64>(messages)},
                                               {"messages_ready", static_cast<qint64>(ready)},
                                               {"messages_unacknowledged", static_cast<qint64>(unacked)}}},
-                 {"message_stats", QJsonObject{{"publish", static_cast<qint64>(total.published)},
-                                               {"publish_details", rateJson(total.published, total.publish)},
-                                               {"deliver_get", static_cast<qint64>(total.delivered)},
-                                               {"deliver_get_details", rateJson(total.delivered, total.deliver)}}},
+                 {"message_stats", messageStatsJson(totals, total)},
                  {"storage", QJsonObject{{"plugin", q(c.settings->storagePlugin)},
                                          {"data_dir", q(c.settings->dataDir.string())},
                                          {"bytes", static_cast<qint64>(directoryBytes(c.settings->dataDir))}}},
@@ -703,6 +703,13 @@ void deleteBinding(const AdminRoutes &r, AdminCall &call)
         return;
     BindingConfig b = bindingFromPath(call);
     b.routingKey = call.params[3] == "~" ? std::string() : call.params[3];
+    bool exists = false;
+    for (const BindingConfig &existing : r.context().router->bindings())
+        exists |= existing == b;
+    if (!exists) {
+        call.respond(jsonError(404, "not_found", "no binding with properties key '" + call.params[3] + "'"));
+        return;
+    }
     std::string error;
     const ferry_status st = r.context().router->unbind(b, &error);
     if (st != FERRY_OK) {
@@ -966,6 +973,14 @@ HttpResponse jsonError(int status, const std::string &error, const std::string &
 
 // ---- rates ----------------------------------------------------------------------------------------------------------
 
+QueueTotals queueTotals(const Queue &queue)
+{
+    const QueueCounts c = queue.counts();
+    const uint64_t appended = queue.next();
+    const uint64_t live = c.ready + c.unacked;
+    return {appended, appended > live ? appended - live : 0};
+}
+
 void RateSampler::sample(const AdminContext &context)
 {
     const uint64_t now = wallMs();
@@ -973,26 +988,20 @@ void RateSampler::sample(const AdminContext &context)
     Rates total;
     std::lock_guard lock(mutex_);
     for (const QueuePtr &queue : context.queues->list()) {
-        const QueueCounts c = queue->counts();
-        const uint64_t appended = queue->next();
-        const uint64_t live = c.ready + c.unacked;
-        const uint64_t gone = appended > live + queue->low() ? appended - live - queue->low() : 0;
         Sample s;
-        s.appended = appended;
-        s.gone = gone;
+        s.totals = queueTotals(*queue);
         s.atMs = now;
         auto it = queues_.find(queue->name());
         if (it != queues_.end() && now > it->second.atMs) {
             const double seconds = (now - it->second.atMs) / 1000.0;
-            s.rates.publish = appended >= it->second.appended ? (appended - it->second.appended) / seconds : 0;
-            s.rates.deliver = gone >= it->second.gone ? (gone - it->second.gone) / seconds : 0;
+            const QueueTotals &before = it->second.totals;
+            if (s.totals.published >= before.published)
+                s.rates.publish = (s.totals.published - before.published) / seconds;
+            if (s.totals.delivered >= before.delivered)
+                s.rates.deliver = (s.totals.delivered - before.delivered) / seconds;
         }
-        s.rates.published = appended;
-        s.rates.delivered = gone;
         total.publish += s.rates.publish;
         total.deliver += s.rates.deliver;
-        total.published += appended;
-        total.delivered += gone;
         next.emplace(queue->name(), s);
     }
     queues_ = std::move(next);

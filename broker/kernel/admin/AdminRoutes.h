@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+namespace ferry {
+class Queue;
+}
+
 namespace ferry::admin {
 
 enum class Access { Read, Manage, Administer };
@@ -30,12 +34,18 @@ struct AdminCall {
     std::function<void(HttpResponse)> respond;
 };
 
+// A queue's message counters, read live: every offset ever appended, and those that left again (acked, expired,
+// dropped, purged): offsets start at 0, so what left is the end offset minus what is still there.
+struct QueueTotals {
+    uint64_t published = 0, delivered = 0;
+};
+QueueTotals queueTotals(const Queue &queue);
+
 // Message rates, sampled every few seconds from the queues' counters (RabbitMQ's "*_details.rate").
 class RateSampler {
 public:
     struct Rates {
-        double publish = 0, deliver = 0;
-        uint64_t published = 0, delivered = 0; // since the broker started
+        double publish = 0, deliver = 0; // per second over the last interval
     };
     void sample(const AdminContext &context); // scheduler thread
     Rates queue(const std::string &qualifiedName) const;
@@ -43,7 +53,8 @@ public:
 
 private:
     struct Sample {
-        uint64_t appended = 0, gone = 0, atMs = 0;
+        QueueTotals totals;
+        uint64_t atMs = 0;
         Rates rates;
     };
     mutable std::mutex mutex_;

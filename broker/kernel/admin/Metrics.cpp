@@ -70,6 +70,7 @@ std::string renderMetrics(const AdminContext &c, const RateSampler &rates)
     struct Row {
         std::string vhost, name;
         QueueCounts counts;
+        QueueTotals totals;
         RateSampler::Rates rates;
     };
     std::vector<Row> rows;
@@ -77,7 +78,7 @@ std::string renderMetrics(const AdminContext &c, const RateSampler &rates)
         if (queue->flags() & (Queue::kCursorQueue | Queue::kInternalStore))
             continue;
         const auto [vhost, name] = Router::split(queue->name());
-        rows.push_back({vhost, name, queue->counts(), rates.queue(queue->name())});
+        rows.push_back({vhost, name, queue->counts(), queueTotals(*queue), rates.queue(queue->name())});
     }
     std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {
         return std::tie(a.vhost, a.name) < std::tie(b.vhost, b.name);
@@ -96,10 +97,10 @@ std::string renderMetrics(const AdminContext &c, const RateSampler &rates)
     perQueue("ferry_queue_consumers", "gauge", "Consumers subscribed to the queue.",
              [](const Row &r) { return r.counts.consumers; });
     perQueue("ferry_queue_published_total", "counter", "Messages appended to the queue since it was created.",
-             [](const Row &r) { return r.rates.published; });
+             [](const Row &r) { return r.totals.published; });
     perQueue("ferry_queue_delivered_total", "counter",
              "Messages that left the queue (acknowledged, expired, dropped, purged) since it was created.",
-             [](const Row &r) { return r.rates.delivered; });
+             [](const Row &r) { return r.totals.delivered; });
     perQueue("ferry_queue_publish_rate", "gauge", "Messages appended per second, over the last sample interval.",
              [](const Row &r) { return r.rates.publish; });
 
