@@ -11,6 +11,7 @@ const path = require('node:path');
 const amqp = require('amqplib');
 const parsePrometheus = require('parse-prometheus-text-format');
 const { startBroker } = require('../rocket/lib/broker');
+const { adminClient, auth } = require('./lib/api');
 
 let broker;
 let base;
@@ -19,25 +20,13 @@ before(async () => {
     set: { 'amqp.listen': '127.0.0.1:0', 'admin.max_body_bytes': '4096', 'auth.users': 'mon:monpw;mgr:mgrpw;plain:plainpw' },
   });
   base = `http://${broker.listeners['admin.listen']}`;
+  api = adminClient(base);
 });
 after(async () => { if (broker) await broker.stop(); });
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-const auth = (user = 'guest', password = 'guest') => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const enc = encodeURIComponent;
-
-// One request; resolves {status, headers, body (parsed JSON when it is JSON), text}.
-async function api(method, path, { body, user, password, headers = {}, raw } = {}) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...(user === null ? {} : { authorization: auth(user, password) }), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: raw !== undefined ? raw : body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed = null;
-  if ((res.headers.get('content-type') || '').startsWith('application/json') && text) parsed = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body: parsed, text };
-}
+let api;
 
 async function withChannel(fn, url = `amqp://guest:guest@${broker.listeners['amqp.listen']}`) {
   const conn = await amqp.connect(url);

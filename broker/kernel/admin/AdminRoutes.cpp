@@ -1,5 +1,7 @@
 #include "admin/AdminRoutes.h"
 
+#include "admin/AdminHandlers.h"
+
 #include "admin/Metrics.h"
 #include "auth/AuthRegistry.h"
 #include "broker/BrokerSettings.h"
@@ -24,8 +26,6 @@
 
 namespace ferry::admin {
 
-namespace {
-
 uint64_t wallMs()
 {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -45,7 +45,7 @@ HttpResponse json(int status, const QJsonValue &value)
     return r;
 }
 
-HttpResponse noContent(int status = 204)
+HttpResponse noContent(int status)
 {
     HttpResponse r;
     r.status = status;
@@ -138,6 +138,25 @@ bool mayConfigure(const AdminRoutes &r, AdminCall &call, const std::string &vhos
                            "user '" + call.user + "' may not configure '" + name + "' in vhost '" + vhost + "'"));
     return false;
 }
+
+// The queues clients declare (not topic queues, not kernel stores).
+bool isClientQueue(const QueuePtr &queue)
+{
+    return (queue->flags() & (Queue::kCursorQueue | Queue::kInternalStore)) == 0;
+}
+
+QueuePtr findClientQueue(const AdminRoutes &r, AdminCall &call)
+{
+    const std::string &vhost = call.params[0], &name = call.params[1];
+    QueuePtr queue = r.context().queues->find(Router::qualify(vhost, name));
+    if (!queue || !isClientQueue(queue) || !visible(r, call, vhost)) {
+        call.respond(jsonError(404, "not_found", "no queue '" + name + "' in vhost '" + vhost + "'"));
+        return nullptr;
+    }
+    return queue;
+}
+
+namespace {
 
 // ---- conversions ----------------------------------------------------------------------------------------------
 
@@ -252,12 +271,6 @@ QJsonObject messageStatsJson(const QueueTotals &totals, const RateSampler::Rates
                        {"publish_details", QJsonObject{{"rate", rates.publish}}},
                        {"deliver_get", static_cast<qint64>(totals.delivered)},
                        {"deliver_get_details", QJsonObject{{"rate", rates.deliver}}}};
-}
-
-// The queues clients declare (not topic queues, not kernel stores).
-bool isClientQueue(const QueuePtr &queue)
-{
-    return (queue->flags() & (Queue::kCursorQueue | Queue::kInternalStore)) == 0;
 }
 
 QJsonObject queueJson(const AdminRoutes &r, const QueuePtr &queue)
@@ -477,17 +490,6 @@ void listQueues(const AdminRoutes &r, AdminCall &call)
         out.append(queueJson(r, queue));
     }
     call.respond(json(200, out));
-}
-
-QueuePtr findClientQueue(const AdminRoutes &r, AdminCall &call)
-{
-    const std::string &vhost = call.params[0], &name = call.params[1];
-    QueuePtr queue = r.context().queues->find(Router::qualify(vhost, name));
-    if (!queue || !isClientQueue(queue) || !visible(r, call, vhost)) {
-        call.respond(jsonError(404, "not_found", "no queue '" + name + "' in vhost '" + vhost + "'"));
-        return nullptr;
-    }
-    return queue;
 }
 
 void getQueue(const AdminRoutes &r, AdminCall &call)
@@ -1066,6 +1068,7 @@ AdminRoutes::AdminRoutes(const AdminContext &context, const RateSampler &rates) 
     add("POST", "/api/v1/replication/promote", Access::Administer, promote);
     add("POST", "/api/v1/replication/follow", Access::Administer, follow);
     add("GET", "/metrics", Access::Read, metrics);
+    addMessageRoutes(add);
 }
 
 void AdminRoutes::dispatch(AdminCall call) const

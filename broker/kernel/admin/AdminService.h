@@ -17,6 +17,7 @@
 
 namespace ferry {
 class AuthRegistry;
+class KeyIndex;
 class NetworkServer;
 class PluginHost;
 class QueueRegistry;
@@ -37,6 +38,7 @@ struct AdminContext {
     const BrokerSettings *settings = nullptr;
     QueueRegistry *queues = nullptr;
     TopicRegistry *topics = nullptr;
+    KeyIndex *keys = nullptr;
     Router *router = nullptr;
     AuthRegistry *auth = nullptr;
     StorageEngine *storage = nullptr;

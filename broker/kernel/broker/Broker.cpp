@@ -206,6 +206,7 @@ bool Broker::start(std::string *error)
     adminContext.settings = &d.settings;
     adminContext.queues = d.queues.get();
     adminContext.topics = d.topics.get();
+    adminContext.keys = d.keys.get();
     adminContext.router = d.router.get();
     adminContext.auth = d.auth.get();
     adminContext.storage = d.storage.get();

@@ -457,20 +457,9 @@ ferry_status seekTime(ferry_conn *conn, uint64_t correlationId, const char *queu
     QueuePtr q = findQueue(state, *registry, text(queue, queueLen));
     if (!q)
         return FERRY_E_NOT_FOUND;
-    if (!q->durable()) // transient queues keep no time index; answer from their bounds
-        return postResult(state.link, correlationId, FERRY_OK, {}, timeMs == 0 ? q->low() : q->next()), FERRY_OK;
-    auto offset = std::make_shared<uint64_t>(0);
-    const uint64_t queueId = q->id();
-    g_services.storage->submit(
-        [queueId, timeMs, offset](StorageSession &s) {
-            if (s.vt().seek_time == nullptr)
-                return FERRY_E_UNSUPPORTED;
-            return s.vt().seek_time(s.storage(), queueId, timeMs, offset.get(), s.errBuf(), s.errCap());
-        },
-        [link = state.link, correlationId, offset](ferry_status st, const std::string &err) {
-            postResult(link, correlationId, st, err, *offset);
-        },
-        false);
+    q->seekTime(timeMs, [link = state.link, correlationId](ferry_status st, uint64_t offset, const std::string &err) {
+        postResult(link, correlationId, st, err, offset);
+    });
     return FERRY_OK;
 }
 

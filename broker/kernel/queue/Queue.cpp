@@ -1024,19 +1024,7 @@ void Queue::servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uin
         return;
     }
     if (!durable()) {
-        // Everything not yet acked is in memory: merge ready and unacked in offset order.
-        std::vector<std::pair<uint64_t, MessagePtr>> found;
-        auto r = ready_.lower_bound(from);
-        auto u = unacked_.lower_bound(from);
-        while (found.size() < maxMessages && (r != ready_.end() || u != unacked_.end())) {
-            if (u == unacked_.end() || (r != ready_.end() && r->first < u->first)) {
-                found.emplace_back(r->first, r->second.message);
-                ++r;
-            } else {
-                found.emplace_back(u->first, u->second.entry.message);
-                ++u;
-            }
-        }
+        std::vector<std::pair<uint64_t, MessagePtr>> found = inMemoryLocked(from, maxMessages);
         if (found.empty() && waitMs > 0) {
             registerWaiterLocked(link, correlationId, from, maxMessages, waitMs);
             return;
@@ -1058,15 +1046,7 @@ void Queue::servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uin
     std::weak_ptr<Queue> weak = weak_from_this();
     storage_->submit(
         [records, queueId, queueName, from, maxMessages](StorageSession &s) {
-            return s.read(queueId, from, maxMessages, kPullBytes, [&](const ferry_storage_record &rec) {
-                auto m = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
-                if (m)
-                    records->emplace_back(rec.offset, std::move(m));
-                else
-                    kernelLogger()->error("queue '{}': record at offset {} is not a kernel message record; skipped",
-                                 queueName, rec.offset);
-                return true;
-            });
+            return readStored(s, queueId, queueName, from, maxMessages, *records);
         },
         [weak, link, correlationId, from, maxMessages, waitMs, records, nextAtSubmit, queueName](
             ferry_status st, const std::string &err) {
@@ -1086,6 +1066,85 @@ void Queue::servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uin
                            st == FERRY_OK ? std::string() : err);
         },
         false);
+}
+
+std::vector<std::pair<uint64_t, MessagePtr>> Queue::inMemoryLocked(uint64_t from, uint32_t maxMessages) const
+{
+    // Everything not yet acked is in memory: merge ready and unacked in offset order.
+    std::vector<std::pair<uint64_t, MessagePtr>> found;
+    auto r = ready_.lower_bound(from);
+    auto u = unacked_.lower_bound(from);
+    while (found.size() < maxMessages && (r != ready_.end() || u != unacked_.end())) {
+        if (u == unacked_.end() || (r != ready_.end() && r->first < u->first)) {
+            found.emplace_back(r->first, r->second.message);
+            ++r;
+        } else {
+            found.emplace_back(u->first, u->second.entry.message);
+            ++u;
+        }
+    }
+    return found;
+}
+
+ferry_status Queue::readStored(StorageSession &s, uint64_t queueId, const std::string &queueName, uint64_t from,
+                               uint32_t maxMessages, std::vector<std::pair<uint64_t, MessagePtr>> &out)
+{
+    return s.read(queueId, from, maxMessages, kPullBytes, [&](const ferry_storage_record &rec) {
+        auto m = MessageCodec::decode(rec.data, rec.len, rec.store_time_ms);
+        if (m)
+            out.emplace_back(rec.offset, std::move(m));
+        else
+            kernelLogger()->error("queue '{}': record at offset {} is not a kernel message record; skipped", queueName,
+                                  rec.offset);
+        return true;
+    });
+}
+
+void Queue::browse(uint64_t from, uint32_t maxMessages, BrowseDone done)
+{
+    if (maxMessages == 0)
+        maxMessages = 1;
+    std::unique_lock lock(mutex_);
+    if (deleted_) {
+        lock.unlock();
+        done(FERRY_E_CLOSED, {}, from, "queue '" + name_ + "' was deleted");
+        return;
+    }
+    if (!durable()) {
+        auto found = inMemoryLocked(from, maxMessages);
+        const uint64_t nextOffset = found.empty() ? std::max(from, next_) : found.back().first + 1;
+        lock.unlock();
+        done(FERRY_OK, std::move(found), nextOffset, {});
+        return;
+    }
+    // Submitted under the lock so every append of an offset < next_ precedes the read.
+    const uint64_t nextAtSubmit = next_;
+    auto records = std::make_shared<std::vector<std::pair<uint64_t, MessagePtr>>>();
+    storage_->submit(
+        [records, queueId = id_, queueName = name_, from, maxMessages](StorageSession &s) {
+            return readStored(s, queueId, queueName, from, maxMessages, *records);
+        },
+        [records, done = std::move(done), from, nextAtSubmit](ferry_status st, const std::string &err) {
+            const uint64_t nextOffset = records->empty() ? std::max(from, nextAtSubmit) : records->back().first + 1;
+            done(st, std::move(*records), nextOffset, st == FERRY_OK ? std::string() : err);
+        },
+        false);
+}
+
+void Queue::seekTime(uint64_t timeMs, std::function<void(ferry_status, uint64_t, const std::string &)> done)
+{
+    if (!durable()) { // transient queues keep no time index: answer from their bounds
+        done(FERRY_OK, timeMs == 0 ? low() : next(), {});
+        return;
+    }
+    auto offset = std::make_shared<uint64_t>(0);
+    storage_->submit(
+        [queueId = id_, timeMs, offset](StorageSession &s) {
+            if (s.vt().seek_time == nullptr)
+                return FERRY_E_UNSUPPORTED;
+            return s.vt().seek_time(s.storage(), queueId, timeMs, offset.get(), s.errBuf(), s.errCap());
+        },
+        [offset, done = std::move(done)](ferry_status st, const std::string &err) { done(st, *offset, err); }, false);
 }
 
 void Queue::sendPullResult(const ConnectionLinkPtr &link, const std::string &queueName, uint64_t correlationId,

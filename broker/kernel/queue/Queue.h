@@ -32,6 +32,7 @@
 namespace ferry {
 
 class StorageEngine;
+class StorageSession;
 class Scheduler;
 class Queue;
 
@@ -179,6 +180,18 @@ public:
     // next offset; waits up to waitMs for a message when none is there.
     void pull(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from, uint32_t maxMessages,
               uint32_t waitMs);
+    // Reads without consuming (the admin API's browse): up to maxMessages messages not yet acked, from offset `from`
+    // on in offset order, ready and delivered alike; nothing moves and no delivery count changes. done(status,
+    // messages, the offset to browse from next, error) runs on the storage thread (durable) or the caller's thread.
+    using BrowseDone = std::function<void(ferry_status status, std::vector<std::pair<uint64_t, MessagePtr>> messages,
+                                          uint64_t nextOffset, const std::string &error)>;
+    void browse(uint64_t from, uint32_t maxMessages, BrowseDone done);
+
+    // The first offset stored at or after timeMs (the storage plugin's time index; a transient queue answers its low
+    // bound for 0 and its end otherwise). done(status, offset, error) on the storage thread or the caller's thread;
+    // FERRY_E_UNSUPPORTED when the storage plugin has no time index.
+    void seekTime(uint64_t timeMs, std::function<void(ferry_status status, uint64_t offset, const std::string &error)> done);
+
     // Consumer-group offsets: stored in the storage plugin for a durable queue, in memory for a transient one.
     // done runs on the storage thread or the caller's thread.
     void commitOffset(const std::string &group, uint64_t offset, std::function<void(ferry_status, const std::string &)> done);
@@ -259,6 +272,11 @@ private:
                               uint32_t maxMessages, uint32_t waitMs);
     void servePull(const ConnectionLinkPtr &link, uint64_t correlationId, uint64_t from, uint32_t maxMessages,
                    uint32_t waitMs);
+    // Ready and unacked messages from `from` on, in offset order (a transient queue holds all of them in memory).
+    std::vector<std::pair<uint64_t, MessagePtr>> inMemoryLocked(uint64_t from, uint32_t maxMessages) const;
+    // Storage thread: the queue's stored records from `from` on, decoded.
+    static ferry_status readStored(StorageSession &s, uint64_t queueId, const std::string &queueName, uint64_t from,
+                                   uint32_t maxMessages, std::vector<std::pair<uint64_t, MessagePtr>> &out);
     static void sendPullResult(const ConnectionLinkPtr &link, const std::string &queueName, uint64_t correlationId,
                                std::vector<std::pair<uint64_t, MessagePtr>> messages, uint64_t nextOffset,
                                ferry_status status, std::string error);

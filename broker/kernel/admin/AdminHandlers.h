@@ -1,0 +1,53 @@
+// AdminHandlers: what the admin API's handler files share (internal to broker/kernel/admin). AdminRoutes.cpp holds
+// the route table and the core resources; each further group of resources is one file that adds its routes through
+// an add*Routes function called from the table: AdminMessages.cpp (browse, publish, resend, dead letters),
+// AdminConnections.cpp (connections), AdminDefinitions.cpp (definitions export and import, deleting users and
+// vhosts).
+//
+// Threading: as AdminRoutes: a handler runs on the session's thread and answers through call.respond exactly once,
+// from any thread.
+#pragma once
+
+#include "admin/AdminRoutes.h"
+#include "queue/Queue.h"
+
+#include <QJsonObject>
+#include <QJsonValue>
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ferry::admin {
+
+uint64_t wallMs();
+QString q(const std::string &s);
+HttpResponse json(int status, const QJsonValue &value);
+HttpResponse noContent(int status = 204);
+// A kernel status as the HTTP answer RabbitMQ's API gives for the same failure.
+HttpResponse statusError(ferry_status st, const std::string &what);
+// The body as a JSON object; false (and the 400 answered) when it is not one. An empty body is an empty object.
+bool bodyObject(AdminCall &call, QJsonObject *out);
+// Logs a change with the user and the client's address (every change is logged).
+void logChange(const AdminCall &call, const std::string &what);
+bool isAdministrator(const AdminRoutes &r, const AdminCall &call);
+// Monitoring and administrator users see every vhost; management users the ones they have permissions on.
+bool visible(const AdminRoutes &r, const AdminCall &call, const std::string &vhost);
+// A change of a resource in vhost: administrators always, management users with the configure permission. false
+// (and 404 or 403 answered) otherwise.
+bool mayConfigure(const AdminRoutes &r, AdminCall &call, const std::string &vhost, const std::string &name);
+// The queues clients declare (not topic queues, not kernel stores).
+bool isClientQueue(const QueuePtr &queue);
+// The client queue named by call.params[0] (vhost) and [1] (name); null (and 404 answered) when there is none the
+// user may see.
+QueuePtr findClientQueue(const AdminRoutes &r, AdminCall &call);
+
+using RouteHandler = void (*)(const AdminRoutes &, AdminCall &);
+using AddRoute = std::function<void(const char *method, const char *pattern, Access access, RouteHandler handler)>;
+
+void addMessageRoutes(const AddRoute &add);
+void addConnectionRoutes(const AddRoute &add);
+void addDefinitionRoutes(const AddRoute &add);
+
+} // namespace ferry::admin
