@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define FERRY_ABI_MAJOR 1
-#define FERRY_ABI_MINOR 7
+#define FERRY_ABI_MINOR 8
 
 #if defined(_WIN32) || defined(__CYGWIN__)
 #define FERRY_PLUGIN_EXPORT __declspec(dllexport)

@@ -58,6 +58,7 @@ typedef struct ferry_protocol ferry_protocol; /* plugin-owned instance, created 
 #define FERRY_CLOSE_IDLE 3        /* no bytes received within network.idle_timeout_ms */
 #define FERRY_CLOSE_PROTOCOL 4    /* on_read returned an error, or a frame exceeded network.max_frame_bytes */
 #define FERRY_CLOSE_SHUTDOWN 5    /* the broker is stopping */
+#define FERRY_CLOSE_ADMIN 6       /* ABI 1.8: an operator closed it (admin API) and the plugin has no on_close_request */
 
 /*
  * A message as it crosses the ABI. In publish: everything borrowed for the call (the kernel copies what it keeps).
@@ -297,6 +298,19 @@ typedef struct ferry_binding {
 #define FERRY_ROLE_SYNC_MASTER 2  /* confirms a write once stored here and on at least one in-sync slave */
 #define FERRY_ROLE_SLAVE 3        /* read-only replica of its group's master */
 
+/* ABI 1.8: who is on a connection, as the admin API lists it (host->set_conn_identity). Strings are borrowed for
+   the call; the kernel copies them. */
+typedef struct ferry_conn_identity {
+    uint32_t struct_size; /* set by the caller */
+    const char *user;     /* the authenticated user; NULL / "" before login or when the protocol has none */
+    size_t user_len;
+    const char *vhost; /* the vhost the connection works in; NULL / "": the default vhost */
+    size_t vhost_len;
+    const char *client; /* the client's own description, e.g. "amqplib 0.10.3" or a RocketMQ clientID */
+    size_t client_len;
+    uint32_t channels; /* open channels (AMQP); 0 when the protocol has none */
+} ferry_conn_identity;
+
 /* ABI 1.7: this broker's place in its replication group. Filled by host->replication_info. */
 typedef struct ferry_replication_info {
     uint32_t struct_size;  /* set by the caller */
@@ -505,6 +519,11 @@ typedef struct ferry_protocol_host {
     /* A slave learnt its master's replication address from elsewhere (RocketMQ: the name server's REGISTER_BROKER
        answer, haServerAddr). Used while replication.master is empty; ignored on a master. Any thread. */
     void (*replication_master_hint)(void *ctx, const char *address, size_t address_len);
+
+    /* ==== ABI 1.8 ==== */
+    /* Tells the kernel who is on conn, for the admin API's connection list (GET /api/v1/connections); call again
+       whenever it changes (login, a channel opened or closed). Connection thread. */
+    ferry_status (*set_conn_identity)(ferry_conn *conn, const ferry_conn_identity *identity);
 } ferry_protocol_host;
 
 typedef struct ferry_protocol_vtable {
@@ -553,6 +572,12 @@ typedef struct ferry_protocol_vtable {
     /* The set of raised resource alarms changed (FERRY_ALARM_* bits; 0: all cleared). Called on every open
        connection's thread; a connection that opens later asks host->resource_alarms. */
     void (*on_alarm)(ferry_session *session, uint32_t alarms);
+
+    /* ==== ABI 1.8; may be NULL ==== */
+    /* An operator asks to close the connection (admin API; reason: borrowed, e.g. "closed by user 'guest'"). The
+       plugin says goodbye in its protocol (AMQP: connection.close 320 CONNECTION_FORCED) and calls host->close.
+       Without the hook, or when the connection is still open 5 s later, the kernel closes it (FERRY_CLOSE_ADMIN). */
+    void (*on_close_request)(ferry_session *session, const char *reason, size_t reason_len);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

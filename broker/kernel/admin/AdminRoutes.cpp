@@ -1008,6 +1008,26 @@ void RateSampler::sample(const AdminContext &context)
     }
     queues_ = std::move(next);
     total_ = total;
+    std::map<uint64_t, ConnectionSample> connections;
+    for (const ConnectionSnapshot &c : context.network->connections()) {
+        ConnectionSample s{c.bytesIn, c.bytesOut, now, 0, 0};
+        auto it = connections_.find(c.id);
+        if (it != connections_.end() && now > it->second.atMs) {
+            const double seconds = (now - it->second.atMs) / 1000.0;
+            s.recvRate = (c.bytesIn - it->second.bytesIn) / seconds;
+            s.sendRate = (c.bytesOut - it->second.bytesOut) / seconds;
+        }
+        connections.emplace(c.id, s);
+    }
+    connections_ = std::move(connections);
+}
+
+std::pair<double, double> RateSampler::connection(uint64_t id) const
+{
+    std::lock_guard lock(mutex_);
+    auto it = connections_.find(id);
+    return it == connections_.end() ? std::pair<double, double>{0, 0}
+                                     : std::pair<double, double>{it->second.recvRate, it->second.sendRate};
 }
 
 RateSampler::Rates RateSampler::queue(const std::string &qualifiedName) const
@@ -1069,6 +1089,7 @@ AdminRoutes::AdminRoutes(const AdminContext &context, const RateSampler &rates) 
     add("POST", "/api/v1/replication/follow", Access::Administer, follow);
     add("GET", "/metrics", Access::Read, metrics);
     addMessageRoutes(add);
+    addConnectionRoutes(add);
 }
 
 void AdminRoutes::dispatch(AdminCall call) const

@@ -50,6 +50,8 @@ public:
     void sample(const AdminContext &context); // scheduler thread
     Rates queue(const std::string &qualifiedName) const;
     Rates total() const;
+    // A connection's bytes per second over the last interval (recv, send).
+    std::pair<double, double> connection(uint64_t id) const;
 
 private:
     struct Sample {
@@ -60,6 +62,11 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, Sample> queues_;
     Rates total_;
+    struct ConnectionSample {
+        uint64_t bytesIn = 0, bytesOut = 0, atMs = 0;
+        double recvRate = 0, sendRate = 0;
+    };
+    std::map<uint64_t, ConnectionSample> connections_;
 };
 
 class AdminRoutes {

@@ -6,6 +6,9 @@
 #include "net/NetworkServer.h"
 #include "net/TcpConnection.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace ferry {
 
 namespace {
@@ -66,6 +69,17 @@ ferry_status hostSetReadPaused(ferry_conn *conn, int32_t paused)
     return connection != nullptr ? connection->serviceSetReadPaused(paused != 0) : FERRY_E_INVALID_ARGUMENT;
 }
 
+ferry_status hostSetConnIdentity(ferry_conn *conn, const ferry_conn_identity *identity)
+{
+    auto *connection = connectionFor(conn, "set_conn_identity");
+    if (connection == nullptr || identity == nullptr || identity->struct_size < sizeof(uint32_t))
+        return FERRY_E_INVALID_ARGUMENT;
+    // A caller built against a shorter struct: the members it lacks are zero.
+    ferry_conn_identity full{};
+    std::memcpy(&full, identity, std::min<size_t>(identity->struct_size, sizeof full));
+    return connection->serviceSetIdentity(full);
+}
+
 uint64_t hostConnId(ferry_conn *conn)
 {
     return conn != nullptr ? Connection::fromHandle(conn)->id() : 0;
@@ -84,6 +98,7 @@ void fillConnectionServices(ferry_protocol_host *table)
     table->peer_address = &hostPeerAddress;
     table->conn_id = &hostConnId;
     table->set_read_paused = &hostSetReadPaused;
+    table->set_conn_identity = &hostSetConnIdentity;
 }
 
 } // namespace ferry

@@ -331,4 +331,25 @@ size_t NetworkServer::connectionCount() const
     return impl_->context->connectionCount.load(std::memory_order_acquire);
 }
 
+std::vector<ConnectionSnapshot> NetworkServer::connections() const
+{
+    std::vector<ConnectionSnapshot> out;
+    std::lock_guard lock(impl_->context->registryMutex);
+    out.reserve(impl_->context->registry.size());
+    for (const auto &[id, connection] : impl_->context->registry)
+        out.push_back(connection->snapshot());
+    std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
+    return out;
+}
+
+bool NetworkServer::closeConnection(uint64_t id, const std::string &reason)
+{
+    std::lock_guard lock(impl_->context->registryMutex);
+    const auto it = impl_->context->registry.find(id);
+    if (it == impl_->context->registry.end())
+        return false;
+    it->second->requestClose(reason);
+    return true;
+}
+
 } // namespace ferry

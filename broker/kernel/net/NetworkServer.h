@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,25 @@ struct ListenerSpec {
     uint64_t connectTag = 0;        // outbound: the plugin's tag, passed back in on_connect
 };
 
+// Who is on a connection (host->set_conn_identity), kept by the network layer for the admin API.
+struct ConnectionIdentity {
+    std::string user, vhost, client;
+    uint32_t channels = 0;
+};
+
+// One connection as the admin API lists it.
+struct ConnectionSnapshot {
+    uint64_t id = 0;
+    std::string protocol;  // the plugin's name
+    std::string listener;  // "<plugin>.<key>" of the listener that accepted it ("" for outbound)
+    std::string peer;      // "host:port"
+    std::string local;     // "host:port"
+    bool outbound = false;
+    uint64_t connectedAtMs = 0; // wall clock
+    uint64_t bytesIn = 0, bytesOut = 0;
+    ConnectionIdentity identity;
+};
+
 class NetworkServer {
 public:
     NetworkServer(NetworkLimits limits, const ferry_protocol_host *protocolHost);
@@ -65,6 +85,10 @@ public:
     void stop();
 
     size_t connectionCount() const;
+    // Every open connection (admin API). Any thread.
+    std::vector<ConnectionSnapshot> connections() const;
+    // An operator's close of connection id (TcpConnection::requestClose). false when there is none. Any thread.
+    bool closeConnection(uint64_t id, const std::string &reason);
 
     // Outbound connection for spec.plugin (spec.outbound is set here): connects to spec.address ("host:port", host
     // names resolved asynchronously) on one of the pool's threads, then calls on_connect there with the new

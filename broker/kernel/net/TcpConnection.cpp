@@ -7,6 +7,7 @@
 #include <QMetaObject>
 #include <QTcpSocket>
 #include <QThread>
+#include <QDateTime>
 #include <QTimer>
 
 #include <algorithm>
@@ -45,6 +46,8 @@ TcpConnection::TcpConnection(IoWorker *worker, std::shared_ptr<ServerContext> co
     socket_->setParent(this);
     socket_->setReadBufferSize(socketReadBufferBytes);
     peer_ = formatHostPort(socket_->peerAddress(), socket_->peerPort(), true);
+    local_ = formatHostPort(socket_->localAddress(), socket_->localPort(), true);
+    connectedAtMs_ = static_cast<uint64_t>(QDateTime::currentMSecsSinceEpoch());
 
     idleTimer_ = new QTimer(this);
     idleTimer_->setSingleShot(true);
@@ -167,6 +170,7 @@ void TcpConnection::processInput()
         const QByteArray chunk = socket_->read(want);
         if (chunk.isEmpty())
             return;
+        bytesIn_.fetch_add(static_cast<uint64_t>(chunk.size()), std::memory_order_relaxed);
         input_.append(chunk);
     }
 }
@@ -281,8 +285,51 @@ ferry_status TcpConnection::serviceWrite(const uint8_t *data, size_t len)
         logger()->warn("{}: write of {} bytes failed: {}", describe(), len, socket_->errorString().toStdString());
         return FERRY_E_IO;
     }
+    bytesOut_.fetch_add(len, std::memory_order_relaxed);
     updateWriteBlocked();
     return FERRY_OK;
+}
+
+ferry_status TcpConnection::serviceSetIdentity(const ferry_conn_identity &identity)
+{
+    const auto text = [](const char *p, size_t n) { return p != nullptr ? std::string(p, n) : std::string(); };
+    std::lock_guard lock(identityMutex_);
+    identity_.user = text(identity.user, identity.user_len);
+    identity_.vhost = text(identity.vhost, identity.vhost_len);
+    identity_.client = text(identity.client, identity.client_len);
+    identity_.channels = identity.channels;
+    return FERRY_OK;
+}
+
+ConnectionSnapshot TcpConnection::snapshot() const
+{
+    ConnectionSnapshot s;
+    s.id = id_;
+    s.protocol = listener_->plugin != nullptr ? listener_->plugin->name : std::string();
+    s.listener = listener_->configKey;
+    s.peer = peer_;
+    s.local = local_;
+    s.outbound = listener_->outbound;
+    s.connectedAtMs = connectedAtMs_;
+    s.bytesIn = bytesIn_.load(std::memory_order_relaxed);
+    s.bytesOut = bytesOut_.load(std::memory_order_relaxed);
+    std::lock_guard lock(identityMutex_);
+    s.identity = identity_;
+    return s;
+}
+
+void TcpConnection::requestClose(const std::string &reason)
+{
+    post([this, reason] {
+        logger()->info("{}: {}", describe(), reason);
+        if (const auto onCloseRequest = protocol().on_close_request) {
+            onCloseRequest(session_, reason.data(), reason.size());
+            // A plugin that does not close within 5 s is closed by the kernel.
+            QTimer::singleShot(5000, this, [this] { beginClose(FERRY_CLOSE_ADMIN); });
+            return;
+        }
+        beginClose(FERRY_CLOSE_ADMIN);
+    });
 }
 
 // ---- timers --------------------------------------------------------------------------------------------------

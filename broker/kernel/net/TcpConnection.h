@@ -67,6 +67,11 @@ public:
     // Runs on_alarm(session, alarms) from the event loop, if the plugin has the hook. Any thread (holds no lock).
     void alarm(uint32_t alarms);
     bool outbound() const { return listener_->outbound; }
+    // What the admin API lists. Any thread, under context->registryMutex (the connection outlives the call).
+    ConnectionSnapshot snapshot() const;
+    // An operator's close (admin API): on_close_request when the plugin has it, else (or when still open 5 s later)
+    // closed with FERRY_CLOSE_ADMIN. Any thread (posts).
+    void requestClose(const std::string &reason);
 
     // ---- ferry::Connection ----
     uint64_t id() const override { return id_; }
@@ -86,6 +91,7 @@ public:
     ferry_status serviceSetReadPaused(bool paused);
     ferry_status serviceCancelTimer(uint64_t timerId);
     ferry_status servicePeerAddress(char *buf, size_t cap) const;
+    ferry_status serviceSetIdentity(const ferry_conn_identity &identity);
 
 private:
     enum class State { Opening, Open, Closing, Closed };
@@ -158,6 +164,12 @@ private:
     const uint64_t id_;
     std::atomic<QThread *> thread_; // worker_'s thread; read by onOwnThread() from any thread
     std::string peer_; // set in the constructor, read-only afterwards
+    std::string local_; // likewise
+    uint64_t connectedAtMs_ = 0; // likewise
+    // For the admin API: counted on the connection thread, read from any.
+    std::atomic<uint64_t> bytesIn_{0}, bytesOut_{0};
+    mutable std::mutex identityMutex_; // guards identity_ (set on the connection thread, read by snapshot())
+    ConnectionIdentity identity_;
 
     State state_ = State::Opening;
     bool inHook_ = false;

@@ -259,6 +259,30 @@ void Session::sendStart()
     phase_ = Phase::StartOk;
 }
 
+void Session::reportIdentity()
+{
+    if (host_->struct_size < offsetof(ferry_protocol_host, set_conn_identity) + sizeof(void *) ||
+        host_->set_conn_identity == nullptr)
+        return; // a kernel before ABI 1.8
+    ferry_conn_identity identity{};
+    identity.struct_size = sizeof identity;
+    identity.user = user_.data();
+    identity.user_len = user_.size();
+    identity.vhost = vhost_.data();
+    identity.vhost_len = vhost_.size();
+    identity.client = client_.data();
+    identity.client_len = client_.size();
+    identity.channels = static_cast<uint32_t>(channels_.size());
+    host_->set_conn_identity(conn_, &identity);
+}
+
+void Session::onCloseRequest(std::string_view reason)
+{
+    if (phase_ == Phase::Closing)
+        return;
+    hardError(reply::kConnectionForced, reason, 0, 0);
+}
+
 void Session::hardError(uint16_t code, std::string_view detail, uint16_t classId, uint16_t methodId)
 {
     ConnectionClose close;
@@ -431,6 +455,7 @@ bool Session::handleFrame(const Frame &f)
             }
             channels_[f.channel];
             send(f.channel, ChannelOpenOk{});
+            reportIdentity();
             return true;
         }
         if (it == channels_.end()) {
@@ -443,6 +468,7 @@ bool Session::handleFrame(const Frame &f)
                 if (std::holds_alternative<ChannelClose>(m))
                     send(f.channel, ChannelCloseOk{});
                 channels_.erase(it);
+                reportIdentity();
             }
             return true;
         }
@@ -514,6 +540,10 @@ bool Session::connectionMethod(const Method &m)
             hardError(reply::kCommandInvalid, "connection.start-ok out of order", 10, 11);
             return false;
         }
+        for (const char *key : {"product", "version"})
+            if (auto v = ok->clientProperties.find(key))
+                if (auto text = v->asString())
+                    client_ += (client_.empty() ? "" : " ") + std::string(*text);
         if (auto caps = ok->clientProperties.find("capabilities"))
             if (auto t = caps->asTable()) {
                 if (auto afc = t->find("authentication_failure_close"))
@@ -645,6 +675,7 @@ bool Session::connectionMethod(const Method &m)
         vhost_ = vhost;
         send(0, ConnectionOpenOk{});
         phase_ = Phase::Running;
+        reportIdentity();
         sendBlockedState(); // an alarm raised before this connection opened
         return true;
     }
@@ -690,6 +721,7 @@ void Session::channelMethod(uint16_t ch, Channel &c, const Method &m)
         closeChannel(ch, c);
         send(ch, ChannelCloseOk{});
         channels_.erase(ch);
+        reportIdentity();
         return;
     }
     if (std::holds_alternative<ChannelCloseOk>(m))

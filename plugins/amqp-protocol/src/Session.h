@@ -53,6 +53,8 @@ public:
     // is no longer read from, from its next basic.publish on, until the alarm clears. Other traffic goes on.
     void onAlarm(uint32_t alarms);
     void onClose();
+    // An operator closes the connection (admin API): connection.close 320 CONNECTION_FORCED with the reason.
+    void onCloseRequest(std::string_view reason);
 
 private:
     enum class Phase { Header, StartOk, TuneOk, Open, Running, Closing };
@@ -137,6 +139,7 @@ private:
     void flush();
     template <class M> void send(uint16_t channel, const M &method);
     void hardError(uint16_t code, std::string_view detail, uint16_t classId = 0, uint16_t methodId = 0);
+    void reportIdentity(); // host->set_conn_identity: user, vhost, client, channel count
     void softError(uint16_t ch, uint16_t code, std::string_view detail, uint16_t classId, uint16_t methodId);
     void closeChannel(uint16_t ch, Channel &c);
     void confirmDone(uint16_t ch, uint64_t tag, bool ack);
@@ -156,6 +159,7 @@ private:
     std::string out_;
     std::string user_, vhost_ = "/";
     bool authFailureClose_ = false;
+    std::string client_; // the client's product and version (connection.start-ok), for host->set_conn_identity
     bool blockedCapability_ = false; // client properties: capabilities.connection.blocked
     bool blockedSent_ = false;       // connection.blocked sent, unblocked not yet
     uint32_t alarms_ = 0;            // FERRY_ALARM_* raised now

@@ -141,6 +141,14 @@ void onAlarm(ferry_session *s, uint32_t alarms)
     });
 }
 
+void onCloseRequest(ferry_session *s, const char *reason, size_t reasonLen)
+{
+    guard(nullptr, 0, [&] {
+        s->session->onCloseRequest(std::string_view(reason, reasonLen));
+        return FERRY_OK;
+    });
+}
+
 void onWake(ferry_session *s, uint64_t token)
 {
     guard(nullptr, 0, [&] {
@@ -177,6 +185,7 @@ ferry_protocol_vtable makeVtable()
     v.on_subscription_end = onSubscriptionEnd;
     v.on_wake = onWake;
     v.on_alarm = onAlarm;
+    v.on_close_request = onCloseRequest;
     return v;
 }
 

@@ -6,6 +6,7 @@
 #include "MessageMapping.h"
 #include "RocketPlugin.h"
 
+#include <cstddef>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -943,6 +944,15 @@ void BrokerRole::heartbeat(RemotingCommand &request)
     if (clientId.empty()) {
         reply(request, code::kSystemError, "the heartbeat has no clientID");
         return;
+    }
+    if (clientId != clientId_ && host_.struct_size >= offsetof(ferry_protocol_host, set_conn_identity) + sizeof(void *) &&
+        host_.set_conn_identity != nullptr) {
+        // The admin API lists the connection with the client's id (RocketMQ clients have no user or vhost).
+        ferry_conn_identity identity{};
+        identity.struct_size = sizeof identity;
+        identity.client = clientId.data();
+        identity.client_len = clientId.size();
+        host_.set_conn_identity(s_.conn(), &identity);
     }
     clientId_ = clientId;
     for (const QJsonValue &p : body.value("producerDataSet").toArray()) {
