@@ -10,7 +10,9 @@
 
 #include "admin/AdminRoutes.h"
 #include "queue/Queue.h"
+#include "route/Router.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QJsonValue>
 #include <QString>
@@ -42,6 +44,19 @@ bool isClientQueue(const QueuePtr &queue);
 // The client queue named by call.params[0] (vhost) and [1] (name); null (and 404 answered) when there is none the
 // user may see.
 QueuePtr findClientQueue(const AdminRoutes &r, AdminCall &call);
+
+// ---- conversions (RabbitMQ's field names)
+QJsonObject queueArgumentsJson(const QueueArgs &a);
+// RabbitMQ's queue arguments -> QueueArgs; false with *error for an unknown or ill-typed one.
+bool queueArgumentsFromJson(const QJsonObject &o, QueueArgs *a, std::string *error);
+QJsonObject exchangeJson(const ExchangeConfig &e);
+QJsonObject bindingJson(const BindingConfig &b);
+// RabbitMQ's properties_key: the routing key ("~" when empty); with arguments, "<routing key>~<8 hex digits>".
+std::string propertiesKey(const BindingConfig &b);
+// Binding arguments (a property block of texts, what headers exchanges match) and their JSON object.
+QJsonObject bindingArgumentsJson(const std::string &block);
+bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::string *error);
+QJsonArray tagsJson(const std::string &tags);
 
 using RouteHandler = void (*)(const AdminRoutes &, AdminCall &);
 using AddRoute = std::function<void(const char *method, const char *pattern, Access access, RouteHandler handler)>;

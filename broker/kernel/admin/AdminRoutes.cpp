@@ -156,7 +156,6 @@ QueuePtr findClientQueue(const AdminRoutes &r, AdminCall &call)
     return queue;
 }
 
-namespace {
 
 // ---- conversions ----------------------------------------------------------------------------------------------
 
@@ -311,7 +310,59 @@ QJsonObject exchangeJson(const ExchangeConfig &e)
 }
 
 // RabbitMQ's properties_key: the routing key ("~" when empty), percent-encoded by the client when used in a path.
-std::string propertiesKey(const BindingConfig &b) { return b.routingKey.empty() ? "~" : b.routingKey; }
+
+std::string propertiesKey(const BindingConfig &b)
+{
+    if (b.arguments.empty())
+        return b.routingKey.empty() ? "~" : b.routingKey;
+    uint32_t h = 2166136261u; // FNV-1a of the argument block: stable across runs and builds
+    for (const unsigned char c : b.arguments)
+        h = (h ^ c) * 16777619u;
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", h);
+    return b.routingKey + "~" + hex;
+}
+
+QJsonObject bindingArgumentsJson(const std::string &block)
+{
+    QJsonObject o;
+    forEachProperty(block, [&](std::string_view k, std::string_view v) { o.insert(q(std::string(k)), q(std::string(v))); });
+    return o;
+}
+
+bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::string *error)
+{
+    block->clear();
+    if (value.isUndefined() || value.isNull())
+        return true;
+    if (!value.isObject()) {
+        *error = "arguments must be an object";
+        return false;
+    }
+    const QJsonObject o = value.toObject();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        const QJsonValue v = it.value();
+        std::string text;
+        if (v.isString())
+            text = v.toString().toStdString();
+        else if (v.isBool())
+            text = v.toBool() ? "true" : "false";
+        else if (v.isDouble())
+            text = v.toDouble() == static_cast<double>(v.toInteger()) ? std::to_string(v.toInteger())
+                                                                       : QString::number(v.toDouble(), 'g', 17).toStdString();
+        else {
+            *error = "binding argument '" + it.key().toStdString() + "' must be a string, number or boolean";
+            return false;
+        }
+        if (it.key().startsWith('$')) {
+            *error = "binding argument names starting with '$' are reserved";
+            return false;
+        }
+        appendProperty(*block, it.key().toStdString(), text);
+    }
+    return true;
+}
+
 
 QJsonObject bindingJson(const BindingConfig &b)
 {
@@ -322,7 +373,7 @@ QJsonObject bindingJson(const BindingConfig &b)
                        {"destination", q(destination)},
                        {"destination_type", b.kind == FERRY_BIND_EXCHANGE ? "exchange" : "queue"},
                        {"routing_key", q(b.routingKey)},
-                       {"arguments", QJsonObject{}},
+                       {"arguments", bindingArgumentsJson(b.arguments)},
                        {"properties_key", q(propertiesKey(b))}};
 }
 
@@ -333,6 +384,8 @@ QJsonArray tagsJson(const std::string &tags)
         out.append(t);
     return out;
 }
+
+namespace {
 
 QJsonObject topicJson(const AdminRoutes &r, const TopicConfig &t)
 {
@@ -680,13 +733,13 @@ void createBinding(const AdminRoutes &r, AdminCall &call)
     QJsonObject body;
     if (!bodyObject(call, &body) || !mayConfigure(r, call, call.params[0], call.params[2]))
         return;
-    if (!body.value("arguments").toObject().isEmpty()) {
-        call.respond(jsonError(400, "bad_request", "binding arguments (headers exchanges) are not supported by the "
-                                                   "admin API yet; bind through AMQP"));
-        return;
-    }
     BindingConfig b = bindingFromPath(call);
     b.routingKey = body.value("routing_key").toString().toStdString();
+    std::string argError;
+    if (!bindingArgumentsFromJson(body.value("arguments"), &b.arguments, &argError)) {
+        call.respond(jsonError(400, "bad_request", argError));
+        return;
+    }
     std::string error;
     const ferry_status st = r.context().router->bind(b, &error);
     if (st != FERRY_OK) {
@@ -703,11 +756,15 @@ void deleteBinding(const AdminRoutes &r, AdminCall &call)
 {
     if (!mayConfigure(r, call, call.params[0], call.params[2]))
         return;
-    BindingConfig b = bindingFromPath(call);
-    b.routingKey = call.params[3] == "~" ? std::string() : call.params[3];
+    const BindingConfig path = bindingFromPath(call);
+    BindingConfig b;
     bool exists = false;
     for (const BindingConfig &existing : r.context().router->bindings())
-        exists |= existing == b;
+        if (existing.source == path.source && existing.kind == path.kind && existing.destination == path.destination &&
+            propertiesKey(existing) == call.params[3]) {
+            b = existing;
+            exists = true;
+        }
     if (!exists) {
         call.respond(jsonError(404, "not_found", "no binding with properties key '" + call.params[3] + "'"));
         return;
@@ -1090,6 +1147,7 @@ AdminRoutes::AdminRoutes(const AdminContext &context, const RateSampler &rates) 
     add("GET", "/metrics", Access::Read, metrics);
     addMessageRoutes(add);
     addConnectionRoutes(add);
+    addDefinitionRoutes(add);
 }
 
 void AdminRoutes::dispatch(AdminCall call) const

@@ -260,6 +260,79 @@ void AuthRegistry::putUser(const std::string &name, const std::string &password,
                     {}, true);
 }
 
+bool AuthRegistry::putUserHash(const std::string &name, const std::string &passwordHash, const std::string &tags)
+{
+    const QByteArray raw = QByteArray::fromBase64(QByteArray::fromStdString(passwordHash),
+                                                  QByteArray::AbortOnBase64DecodingErrors);
+    if (raw.size() != 4 + 32)
+        return false;
+    {
+        std::unique_lock lock(mutex_);
+        users_[name] = User{passwordHash, tags};
+    }
+    storage_.submit([key = kUserPrefix + name, value = "1 " + passwordHash + " " + tags](StorageSession &s) {
+        return s.metaPut(key, value);
+    },
+                    {}, true);
+    return true;
+}
+
+bool AuthRegistry::deleteUser(const std::string &name)
+{
+    std::vector<std::string> keys;
+    {
+        std::unique_lock lock(mutex_);
+        if (users_.erase(name) == 0)
+            return false;
+        keys.push_back(kUserPrefix + name);
+        for (auto it = permissions_.begin(); it != permissions_.end();) {
+            if (it->first.second == name) {
+                keys.push_back(kPermissionPrefix + it->first.first + FERRY_VHOST_SEPARATOR + name);
+                it = permissions_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    storage_.submit(
+        [keys](StorageSession &s) {
+            for (const std::string &key : keys)
+                if (const ferry_status st = s.metaDelete(key); st != FERRY_OK && st != FERRY_E_NOT_FOUND)
+                    return st;
+            return FERRY_OK;
+        },
+        {}, true);
+    return true;
+}
+
+bool AuthRegistry::deleteVhost(const std::string &name)
+{
+    std::vector<std::string> keys;
+    {
+        std::unique_lock lock(mutex_);
+        if (vhosts_.erase(name) == 0)
+            return false;
+        keys.push_back(kVhostPrefix + name);
+        for (auto it = permissions_.begin(); it != permissions_.end();) {
+            if (it->first.first == name) {
+                keys.push_back(kPermissionPrefix + name + FERRY_VHOST_SEPARATOR + it->first.second);
+                it = permissions_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    storage_.submit(
+        [keys](StorageSession &s) {
+            for (const std::string &key : keys)
+                if (const ferry_status st = s.metaDelete(key); st != FERRY_OK && st != FERRY_E_NOT_FOUND)
+                    return st;
+            return FERRY_OK;
+        },
+        {}, true);
+    return true;
+}
+
 void AuthRegistry::putVhost(const std::string &name)
 {
     {
@@ -320,7 +393,7 @@ std::vector<AuthRegistry::UserView> AuthRegistry::users() const
     std::shared_lock lock(mutex_);
     std::vector<UserView> out;
     for (const auto &[name, u] : users_)
-        out.push_back({name, u.tags});
+        out.push_back({name, u.tags, u.hash});
     return out;
 }
 

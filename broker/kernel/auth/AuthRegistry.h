@@ -60,6 +60,7 @@ public:
     std::vector<std::string> vhosts() const;
     struct UserView {
         std::string name, tags;
+        std::string passwordHash; // rabbit_password_hashing_sha256 layout (definitions export)
     };
     struct PermissionView {
         std::string user, vhost, configure, write, read;
@@ -69,7 +70,13 @@ public:
 
     // Changes (persisted). Passwords are hashed here; the clear text is never stored.
     void putUser(const std::string &name, const std::string &password, const std::string &tags);
+    // A user from a definitions file: the hash as exported (false when it is not valid base64 of >= 5 bytes).
+    bool putUserHash(const std::string &name, const std::string &passwordHash, const std::string &tags);
     void putVhost(const std::string &name);
+    // Remove the user (and its permissions) / the vhost (and its permissions); false when there is none. The
+    // vhost's queues and exchanges are the caller's to delete.
+    bool deleteUser(const std::string &name);
+    bool deleteVhost(const std::string &name);
     ferry_status putPermission(const std::string &user, const std::string &vhost, const std::string &configure,
                                const std::string &write, const std::string &read, std::string *error);
 
