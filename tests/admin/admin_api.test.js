@@ -265,13 +265,20 @@ test('replication: the status of this broker; promoting a master is refused', as
   assert.equal(r.status, 400);
 });
 
-test('/metrics: Prometheus text that a parser reads, with the queues\' depth and the connections', async () => {
+test('/metrics: Prometheus text that a parser reads, with the queues\' depth, the connections, storage and the plugins\' counters', async () => {
+  const before = parsePrometheus((await api('GET', '/metrics')).text);
+  const published = families => {
+    const f = families.find(x => x.name === 'ferry_plugin_events_total');
+    const m = f && f.metrics.find(x => x.labels.plugin === 'amqp' && x.labels.event === 'messages_published');
+    return m ? Number(m.value) : 0;
+  };
+  let r;
   await withChannel(async ch => {
     await ch.assertQueue('metrics-q', { durable: true });
     for (let i = 0; i < 3; i++) ch.sendToQueue('metrics-q', Buffer.from('m'), { persistent: true });
     await ch.waitForConfirms();
+    r = await api('GET', '/metrics'); // while the amqplib connection is open
   });
-  const r = await api('GET', '/metrics');
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
   const families = parsePrometheus(r.text);
@@ -284,6 +291,13 @@ test('/metrics: Prometheus text that a parser reads, with the queues\' depth and
   assert.ok(Number(family('ferry_connections').metrics[0].value) >= 1);
   assert.equal(family('ferry_replication_role').metrics[0].labels.role, 'ASYNC_MASTER');
   assert.ok(family('ferry_storage_syncs_total'));
+  assert.ok(Number(family('ferry_storage_bytes').metrics[0].value) > 0, 'the data directory holds bytes');
+  assert.ok(Number(family('ferry_storage_appends_total').metrics[0].value) >= 3);
+  const amqpConnections = family('ferry_protocol_connections').metrics.find(m => m.labels.protocol === 'amqp');
+  assert.ok(Number(amqpConnections.value) >= 1, 'per-protocol connections');
+  assert.ok(Number(family('ferry_protocol_received_bytes').metrics.find(m => m.labels.protocol === 'amqp').value) > 0);
+  assert.equal(published(families) - published(before), 3, 'the amqp plugin counted the three publishes');
+  assert.equal(family('ferry_plugin_events_total').type, 'COUNTER');
 });
 
 test('bad HTTP: garbage gets 400 and a closed connection; a body over admin.max_body_bytes gets 413; pipelined requests are answered in order', async () => {

@@ -81,6 +81,9 @@ typedef int32_t ferry_status;
  * carry its name. The table and everything it points to are kernel-owned and valid for the life of the process.
  * Every function here may be called from any thread.
  */
+/* ABI 1.8: an event counter (ferry_host.counter); opaque, kernel-owned. */
+typedef struct ferry_counter ferry_counter;
+
 typedef struct ferry_host {
     uint32_t struct_size;
     uint16_t abi_major; /* the kernel's FERRY_ABI_MAJOR */
@@ -103,6 +106,14 @@ typedef struct ferry_host {
 
     /* Milliseconds from an arbitrary start; never goes backwards. */
     uint64_t (*monotonic_ms)(void *ctx);
+
+    /* ==== ABI 1.8 ==== */
+    /* A counter of events the plugin counts; /metrics exports it as ferry_plugin_events_total{plugin, event}. The
+       handle is kernel-owned and valid for the life of the process; the same name gives the same handle. NULL when
+       name is not 1 to 64 characters of [a-z0-9_]. */
+    ferry_counter *(*counter)(void *ctx, const char *name, size_t name_len);
+    /* Adds delta to counter (a relaxed atomic add: cheap enough for the hot path). A NULL counter is ignored. */
+    void (*counter_add)(ferry_counter *counter, uint64_t delta);
 } ferry_host;
 
 /* One configuration key a plugin accepts. Static, plugin-owned. */

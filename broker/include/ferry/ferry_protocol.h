@@ -311,6 +311,22 @@ typedef struct ferry_conn_identity {
     uint32_t channels; /* open channels (AMQP); 0 when the protocol has none */
 } ferry_conn_identity;
 
+/* ABI 1.8: one member of a consumer group, as a protocol plugin's clients registered it (RocketMQ's heartbeats), for
+   the admin API (vtable list_group_members). Strings are borrowed for the sink call. */
+typedef struct ferry_group_member_info {
+    uint32_t struct_size;
+    const char *group;
+    size_t group_len;
+    const char *client_id;
+    size_t client_id_len;
+    uint64_t conn_id;   /* the member's connection (host->conn_id); 0 when it has none */
+    const char *model;  /* "CLUSTERING" or "BROADCASTING" */
+    size_t model_len;
+    const char *topics; /* the topics it subscribes, space-separated */
+    size_t topics_len;
+} ferry_group_member_info;
+typedef void (*ferry_group_member_sink)(void *sink_ctx, const ferry_group_member_info *member);
+
 /* ABI 1.7: this broker's place in its replication group. Filled by host->replication_info. */
 typedef struct ferry_replication_info {
     uint32_t struct_size;  /* set by the caller */
@@ -578,6 +594,10 @@ typedef struct ferry_protocol_vtable {
        plugin says goodbye in its protocol (AMQP: connection.close 320 CONNECTION_FORCED) and calls host->close.
        Without the hook, or when the connection is still open 5 s later, the kernel closes it (FERRY_CLOSE_ADMIN). */
     void (*on_close_request)(ferry_session *session, const char *reason, size_t reason_len);
+    /* Lists the consumer-group members the plugin's clients registered: sink(sink_ctx, member) for each, before it
+       returns. Called from the kernel's admin threads, concurrently with the connection hooks: the plugin locks
+       what it reads. */
+    void (*list_group_members)(ferry_protocol *instance, ferry_group_member_sink sink, void *sink_ctx);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

@@ -1,7 +1,7 @@
 // AdminHandlers: what the admin API's handler files share (internal to broker/kernel/admin). AdminRoutes.cpp holds
 // the route table and the core resources; each further group of resources is one file that adds its routes through
 // an add*Routes function called from the table: AdminMessages.cpp (browse, publish, resend, dead letters),
-// AdminConnections.cpp (connections), AdminDefinitions.cpp (definitions export and import, deleting users and
+// AdminConnections.cpp (connections), AdminGroups.cpp (consumer groups), AdminDefinitions.cpp (definitions export and import, deleting users and
 // vhosts).
 //
 // Threading: as AdminRoutes: a handler runs on the session's thread and answers through call.respond exactly once,
@@ -18,8 +18,11 @@
 #include <QString>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ferry::admin {
 
@@ -58,11 +61,27 @@ QJsonObject bindingArgumentsJson(const std::string &block);
 bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::string *error);
 QJsonArray tagsJson(const std::string &tags);
 
+// Bytes the files under dir hold (the data directory's size on disk).
+uint64_t directoryBytes(const std::filesystem::path &dir);
+
 using RouteHandler = void (*)(const AdminRoutes &, AdminCall &);
 using AddRoute = std::function<void(const char *method, const char *pattern, Access access, RouteHandler handler)>;
 
 void addMessageRoutes(const AddRoute &add);
 void addConnectionRoutes(const AddRoute &add);
 void addDefinitionRoutes(const AddRoute &add);
+void addGroupRoutes(const AddRoute &add);
+
+// Every consumer group's lag per topic queue and its member count, for /metrics. done runs on the storage thread.
+struct GroupLagSample {
+    std::string group, topic;
+    uint32_t queueId = 0;
+    uint64_t lag = 0;
+};
+struct GroupMetrics {
+    std::vector<GroupLagSample> lag;
+    std::vector<std::pair<std::string, uint64_t>> members; // (group, members)
+};
+void collectGroupMetrics(const AdminContext &context, std::function<void(GroupMetrics)> done);
 
 } // namespace ferry::admin

@@ -385,6 +385,19 @@ QJsonArray tagsJson(const std::string &tags)
     return out;
 }
 
+uint64_t directoryBytes(const std::filesystem::path &dir)
+{
+    std::error_code ec;
+    uint64_t total = 0;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        std::error_code sizeError;
+        if (it->is_regular_file(sizeError))
+            total += it->file_size(sizeError);
+    }
+    return total;
+}
+
 namespace {
 
 QJsonObject topicJson(const AdminRoutes &r, const TopicConfig &t)
@@ -406,19 +419,6 @@ QJsonObject topicJson(const AdminRoutes &r, const TopicConfig &t)
                        {"perm", static_cast<qint64>(t.perm)},
                        {"messages", static_cast<qint64>(total)},
                        {"queues", queues}};
-}
-
-uint64_t directoryBytes(const std::filesystem::path &dir)
-{
-    std::error_code ec;
-    uint64_t total = 0;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        std::error_code sizeError;
-        if (it->is_regular_file(sizeError))
-            total += it->file_size(sizeError);
-    }
-    return total;
 }
 
 const char *kindName(int32_t kind)
@@ -1009,10 +1009,14 @@ void follow(const AdminRoutes &r, AdminCall &call)
 
 void metrics(const AdminRoutes &r, AdminCall &call)
 {
-    HttpResponse out;
-    out.contentType = "text/plain; version=0.0.4; charset=utf-8";
-    out.body = renderMetrics(r.context(), r.rates());
-    call.respond(out);
+    const AdminContext *context = &r.context();
+    const RateSampler *rates = &r.rates();
+    collectGroupMetrics(r.context(), [context, rates, respond = call.respond](GroupMetrics groups) {
+        HttpResponse out;
+        out.contentType = "text/plain; version=0.0.4; charset=utf-8";
+        out.body = renderMetrics(*context, *rates, groups);
+        respond(out);
+    });
 }
 
 std::vector<std::string> split(const std::string &pattern)
@@ -1148,6 +1152,7 @@ AdminRoutes::AdminRoutes(const AdminContext &context, const RateSampler &rates) 
     addMessageRoutes(add);
     addConnectionRoutes(add);
     addDefinitionRoutes(add);
+    addGroupRoutes(add);
 }
 
 void AdminRoutes::dispatch(AdminCall call) const

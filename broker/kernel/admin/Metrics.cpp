@@ -1,8 +1,10 @@
 #include "admin/Metrics.h"
 
+#include "admin/AdminHandlers.h"
 #include "admin/AdminRoutes.h"
 #include "broker/BrokerSettings.h"
 #include "net/NetworkServer.h"
+#include "plugin/PluginHost.h"
 #include "queue/Queue.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
@@ -15,6 +17,8 @@
 #include <QJsonObject>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <filesystem>
 
 namespace ferry::admin {
@@ -64,7 +68,7 @@ private:
 
 } // namespace
 
-std::string renderMetrics(const AdminContext &c, const RateSampler &rates)
+std::string renderMetrics(const AdminContext &c, const RateSampler &rates, const GroupMetrics &groups)
 {
     Writer w;
     struct Row {
@@ -113,10 +117,43 @@ std::string renderMetrics(const AdminContext &c, const RateSampler &rates)
                 w.sample({{"topic", t.name}, {"queue_id", std::to_string(i)}},
                          static_cast<double>(queue->next() - queue->low()));
 
+    w.family("ferry_consumer_group_lag", "gauge", "Messages a consumer group has yet to consume in one topic queue.");
+    for (const GroupLagSample &g : groups.lag)
+        w.sample({{"group", g.group}, {"topic", g.topic}, {"queue_id", std::to_string(g.queueId)}},
+                 static_cast<double>(g.lag));
+    w.family("ferry_consumer_group_members", "gauge", "Clients registered in a consumer group.");
+    for (const auto &[group, members] : groups.members)
+        w.sample({{"group", group}}, static_cast<double>(members));
+
     w.family("ferry_connections", "gauge", "Open client connections, every protocol.");
     w.sample({}, static_cast<double>(c.network->connectionCount()));
+    std::map<std::string, std::array<uint64_t, 3>> perProtocol; // connections, bytes in, bytes out
+    for (const ConnectionSnapshot &s : c.network->connections()) {
+        auto &row = perProtocol[s.protocol];
+        row[0] += 1;
+        row[1] += s.bytesIn;
+        row[2] += s.bytesOut;
+    }
+    w.family("ferry_protocol_connections", "gauge", "Open connections per protocol.");
+    for (const auto &[protocol, row] : perProtocol)
+        w.sample({{"protocol", protocol}}, static_cast<double>(row[0]));
+    w.family("ferry_protocol_received_bytes", "gauge", "Bytes received on the open connections of a protocol.");
+    for (const auto &[protocol, row] : perProtocol)
+        w.sample({{"protocol", protocol}}, static_cast<double>(row[1]));
+    w.family("ferry_protocol_sent_bytes", "gauge", "Bytes sent on the open connections of a protocol.");
+    for (const auto &[protocol, row] : perProtocol)
+        w.sample({{"protocol", protocol}}, static_cast<double>(row[2]));
+
     w.family("ferry_storage_syncs_total", "counter", "Group-commit syncs the storage engine performed.");
     w.sample({{"plugin", c.settings->storagePlugin}}, static_cast<double>(c.storage->syncCount()));
+    w.family("ferry_storage_appends_total", "counter", "Records the storage engine appended.");
+    w.sample({{"plugin", c.settings->storagePlugin}}, static_cast<double>(c.storage->appendCount()));
+    w.family("ferry_storage_bytes", "gauge", "Bytes the data directory holds on disk.");
+    w.sample({{"plugin", c.settings->storagePlugin}}, static_cast<double>(directoryBytes(c.settings->dataDir)));
+
+    w.family("ferry_plugin_events_total", "counter", "Events a plugin counted (ferry_host.counter).");
+    for (const PluginCounterValue &p : pluginCounters())
+        w.sample({{"plugin", p.plugin}, {"event", p.event}}, static_cast<double>(p.value));
     w.family("ferry_uptime_seconds", "gauge", "Seconds since the broker started.");
     w.sample({}, static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::system_clock::now().time_since_epoch())

@@ -1063,6 +1063,14 @@ void setProtocolInstance(const LoadedPlugin *plugin, ferry_protocol *instance)
             e->instance.store(instance);
 }
 
+void forEachProtocolInstance(const std::function<void(const LoadedPlugin &, ferry_protocol *)> &fn)
+{
+    std::lock_guard lock(g_entriesMutex);
+    for (const auto &e : g_entries)
+        if (ferry_protocol *instance = e->instance.load())
+            fn(*e->plugin, instance);
+}
+
 void setProtocolListenersOpen(const LoadedPlugin *plugin)
 {
     std::lock_guard lock(g_entriesMutex);

@@ -12,6 +12,8 @@
 
 #include <ferry/ferry_protocol.h>
 
+#include <functional>
+
 namespace ferry {
 namespace repl {
 class ReplicationService;
@@ -52,6 +54,9 @@ void registerProtocolPlugin(const LoadedPlugin *plugin);
 // After init returned the instance; after its listeners opened (listener_address answers from then on).
 void setProtocolInstance(const LoadedPlugin *plugin, ferry_protocol *instance);
 void setProtocolListenersOpen(const LoadedPlugin *plugin);
+// fn(plugin, instance) for every protocol plugin whose init() returned (the admin API asks them). Any thread; fn runs
+// under the services' lock and must not register plugins.
+void forEachProtocolInstance(const std::function<void(const LoadedPlugin &, ferry_protocol *)> &fn);
 // Unbinds (broker stop): instance timers are dropped; calls made afterwards return FERRY_E_CLOSED.
 void clearKernelServices();
 

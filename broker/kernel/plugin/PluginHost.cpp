@@ -19,10 +19,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <type_traits>
 
@@ -267,6 +269,65 @@ uint64_t hostNowMs(void *) noexcept
     return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
+} // namespace
+} // namespace ferry
+
+// The opaque ferry_counter of the ABI: leaked on purpose (plugins keep the handles for the life of the process).
+struct ferry_counter {
+    std::string plugin, event;
+    std::atomic<uint64_t> value{0};
+};
+
+namespace ferry {
+namespace {
+
+struct CounterRegistry {
+    std::mutex mutex;
+    std::map<std::pair<std::string, std::string>, ferry_counter *> counters; // each allocated with new, never deleted
+};
+
+CounterRegistry &counterRegistry()
+{
+    static CounterRegistry *registry = new CounterRegistry(); // leaked on purpose, like ProcessLifetimeRegistry
+    return *registry;
+}
+
+ferry_counter *hostCounter(void *ctx, const char *name, size_t nameLen) noexcept
+{
+    auto *context = static_cast<HostContext *>(ctx);
+    if (context == nullptr || name == nullptr || nameLen == 0 || nameLen > 64)
+        return nullptr;
+    for (size_t i = 0; i < nameLen; ++i) {
+        const char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return nullptr;
+    }
+    try {
+        std::string plugin;
+        {
+            std::lock_guard lock(context->mutex);
+            plugin = context->accepted ? context->section : context->displayName;
+        }
+        CounterRegistry &registry = counterRegistry();
+        std::lock_guard lock(registry.mutex);
+        ferry_counter *&slot = registry.counters[{plugin, std::string(name, nameLen)}];
+        if (slot == nullptr) {
+            slot = new ferry_counter();
+            slot->plugin = plugin;
+            slot->event.assign(name, nameLen);
+        }
+        return slot;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void hostCounterAdd(ferry_counter *counter, uint64_t delta) noexcept
+{
+    if (counter != nullptr)
+        counter->value.fetch_add(delta, std::memory_order_relaxed);
+}
+
 uint64_t hostMonotonicMs(void *) noexcept
 {
     using namespace std::chrono;
@@ -474,6 +535,8 @@ bool PluginHost::loadFile(const std::filesystem::path &fileArg)
         context->table.config_get = &hostConfigGet;
         context->table.now_ms = &hostNowMs;
         context->table.monotonic_ms = &hostMonotonicMs;
+        context->table.counter = &hostCounter;
+        context->table.counter_add = &hostCounterAdd;
 
         char err[kErrorBufferBytes] = {};
         const ferry_plugin_descriptor *rawDescriptor = nullptr;
@@ -624,6 +687,16 @@ std::vector<std::filesystem::path> PluginHost::defaultDirectories()
             dirs.push_back(std::move(dir));
     }
     return dirs;
+}
+
+std::vector<PluginCounterValue> pluginCounters()
+{
+    CounterRegistry &registry = counterRegistry();
+    std::lock_guard lock(registry.mutex);
+    std::vector<PluginCounterValue> out;
+    for (const auto &[key, counter] : registry.counters)
+        out.push_back({counter->plugin, counter->event, counter->value.load(std::memory_order_relaxed)});
+    return out;
 }
 
 void initBuiltinProtocol(LoadedPlugin &plugin, const char *name, const char *description,

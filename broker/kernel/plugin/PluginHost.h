@@ -57,6 +57,13 @@ struct LoadedPlugin {
 void initBuiltinProtocol(LoadedPlugin &plugin, const char *name, const char *description,
                          const ferry_listener_spec *listeners, size_t listenerCount);
 
+// Every counter plugins registered (ferry_host.counter), for /metrics. Any thread.
+struct PluginCounterValue {
+    std::string plugin, event;
+    uint64_t value = 0;
+};
+std::vector<PluginCounterValue> pluginCounters();
+
 struct PluginRefusal {
     std::filesystem::path file;
     std::string reason;

@@ -88,6 +88,16 @@ ferry_status StorageSession::offsetGet(std::string_view group, uint64_t queueId,
     return vt_.offset_get(storage_, group.data(), group.size(), queueId, offset, err_, sizeof err_);
 }
 
+ferry_status StorageSession::offsetList(const std::function<void(std::string_view, uint64_t, uint64_t)> &fn)
+{
+    const auto sink = [](void *ctx, const char *group, size_t groupLen, uint64_t queueId, uint64_t offset) -> int32_t {
+        (*static_cast<const std::function<void(std::string_view, uint64_t, uint64_t)> *>(ctx))(
+            std::string_view(group, groupLen), queueId, offset);
+        return 0;
+    };
+    return vt_.offset_list(storage_, sink, const_cast<void *>(static_cast<const void *>(&fn)), err_, sizeof err_);
+}
+
 ferry_status StorageSession::readMessage(uint64_t queueId, uint64_t offset, std::shared_ptr<Message> *message)
 {
     return read(queueId, offset, 1, 0, [&](const ferry_storage_record &rec) {

@@ -83,6 +83,8 @@ public:
     ferry_status readMessage(uint64_t queueId, uint64_t offset, std::shared_ptr<Message> *message);
     ferry_status offsetSet(std::string_view group, uint64_t queueId, uint64_t offset);
     ferry_status offsetGet(std::string_view group, uint64_t queueId, uint64_t *offset);
+    // fn(group, queue id, offset) for every committed consumer-group offset.
+    ferry_status offsetList(const std::function<void(std::string_view, uint64_t, uint64_t)> &fn);
     ferry_status metaPut(std::string_view key, std::string_view value);
     ferry_status metaDelete(std::string_view key);
     // fn(key, value) for every key with the prefix.

@@ -13,6 +13,7 @@
 #include <ferry/ferry_plugin.h>
 
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -126,6 +127,30 @@ inline std::string config(const ferry_host *host, const char *key)
         throw Error(FERRY_E_CONFIG, std::string("undeclared config key: ") + key);
     return std::string(buf, len);
 }
+
+// An event counter (ABI 1.8, ferry_host.counter) that /metrics exports as ferry_plugin_events_total{plugin, event}.
+// On an older kernel, or with a bad name, it counts nothing. add() is one relaxed atomic add: fine on the hot path.
+class Counter {
+public:
+    Counter() = default;
+    Counter(const ferry_host *host, const char *name)
+    {
+        if (host != nullptr && host->struct_size >= offsetof(ferry_host, counter_add) + sizeof(void *) &&
+            host->counter != nullptr && host->counter_add != nullptr) {
+            counter_ = host->counter(host->ctx, name, std::strlen(name));
+            add_ = host->counter_add;
+        }
+    }
+    void add(uint64_t delta = 1) const
+    {
+        if (counter_ != nullptr)
+            add_(counter_, delta);
+    }
+
+private:
+    ferry_counter *counter_ = nullptr;
+    void (*add_)(ferry_counter *, uint64_t) = nullptr;
+};
 
 } // namespace ferry::sdk
 

@@ -172,6 +172,7 @@ Session::Session(Instance &instance, ferry_conn *conn)
       frameMax_(instance.frameMax)
 {
     lastReadMs_ = lastWriteMs_ = nowMs();
+    instance_.counters.connections.add();
     if (instance_.hasAlarms)
         alarms_ = host_->resource_alarms(host_->base->ctx);
 }
@@ -285,6 +286,8 @@ void Session::onCloseRequest(std::string_view reason)
 
 void Session::hardError(uint16_t code, std::string_view detail, uint16_t classId, uint16_t methodId)
 {
+    if (code != reply::kConnectionForced)
+        instance_.counters.connectionErrors.add();
     ConnectionClose close;
     const std::string text = replyText(code, detail);
     close.replyCode = code;
@@ -454,6 +457,7 @@ bool Session::handleFrame(const Frame &f)
                 return false;
             }
             channels_[f.channel];
+            instance_.counters.channels.add();
             send(f.channel, ChannelOpenOk{});
             reportIdentity();
             return true;
@@ -1068,6 +1072,7 @@ void Session::settle(uint16_t ch, Channel &c, uint64_t tag, bool multiple, bool 
 
 void Session::finishPublish(uint16_t ch, Channel &c)
 {
+    instance_.counters.published.add();
     c.assembling = false;
     c.haveHeader = false;
     BasicProperties props;
@@ -1438,6 +1443,7 @@ void Session::onResult(const ferry_result &r)
 
 void Session::onDelivery(const ferry_delivery &d)
 {
+    instance_.counters.delivered.add();
     if (phase_ == Phase::Closing)
         return;
     const ferry_message &m = *d.message;

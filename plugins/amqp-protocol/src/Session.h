@@ -8,6 +8,7 @@
 #include "codec/Codec.h"
 
 #include <ferry/ferry_protocol.h>
+#include <ferry/sdk.hpp>
 
 #include <cstdint>
 #include <map>
@@ -31,6 +32,10 @@ struct Instance {
     uint16_t heartbeat = 60;
     uint64_t maxMessageBytes = 128ull << 20; // amqp.max_message_bytes
     std::string serverProperties; // encoded table entries for connection.start
+    // Events counted for /metrics (ferry_plugin_events_total{plugin="amqp"}); no-ops on kernels before ABI 1.8.
+    struct Counters {
+        ferry::sdk::Counter connections, channels, published, delivered, connectionErrors;
+    } counters;
 
     // Direct reply-to: the only state shared between sessions. Any thread; the mutex guards both maps.
     std::mutex replyMutex;

@@ -73,6 +73,9 @@ ferry_status init(const ferry_protocol_host *host, ferry_protocol **out, char *e
             throw SdkError(FERRY_E_ABI_MISMATCH, "amqp needs the ABI 1.5 host services");
         auto p = std::make_unique<ferry_protocol>();
         p->instance.host = host;
+        p->instance.counters = {{host->base, "connections_opened"}, {host->base, "channels_opened"},
+                                {host->base, "messages_published"}, {host->base, "messages_delivered"},
+                                {host->base, "connection_errors"}};
         // ABI 1.6 kernels raise resource alarms (connection.blocked); with an older kernel there are none.
         p->instance.hasAlarms = host->struct_size >= offsetof(ferry_protocol_host, set_read_paused) + sizeof(void *) &&
                                 host->resource_alarms != nullptr && host->set_read_paused != nullptr;

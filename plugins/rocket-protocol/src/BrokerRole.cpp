@@ -439,6 +439,7 @@ BrokerRole::BrokerRole(Session &session) : s_(session), plugin_(session.plugin()
 
 void BrokerRole::handle(RemotingCommand &request)
 {
+    plugin_.counters().brokerRequests.add();
     switch (request.code) {
     case 10:  // SEND_MESSAGE
     case 310: // SEND_MESSAGE_V2

@@ -50,7 +50,8 @@ std::string reachable(const std::string &bound)
 } // namespace
 
 RocketPlugin::RocketPlugin(const ferry_protocol_host *host, Settings settings)
-    : host_(host), settings_(std::move(settings))
+    : host_(host), settings_(std::move(settings)),
+      counters_{{host->base, "broker_requests"}, {host->base, "namesrv_requests"}}
 {
     host_->set_instance_timer(host_->base->ctx, kInstanceTimerStart, 0);
 }
@@ -357,6 +358,19 @@ bool RocketPlugin::heartbeatConsumer(const std::string &group, const std::string
     it->second.connId = connId;
     it->second.lastHeartbeatMs = monotonicMs();
     return changed;
+}
+
+void RocketPlugin::forEachGroupMember(
+    const std::function<void(const std::string &, const GroupMember &, const std::string &, const std::string &)> &fn)
+{
+    std::lock_guard lock(groupsMutex_);
+    for (const auto &[name, group] : consumerGroups_) {
+        std::string topics;
+        for (const auto &[topic, sub] : group.subscriptions)
+            topics += (topics.empty() ? "" : " ") + topic;
+        for (const auto &[clientId, member] : group.members)
+            fn(name, member, group.messageModel, topics);
+    }
 }
 
 void RocketPlugin::heartbeatProducer(const std::string &group, const std::string &clientId, uint64_t connId)

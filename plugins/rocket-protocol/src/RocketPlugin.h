@@ -18,6 +18,7 @@
 #include "codec/RemotingCommand.h"
 
 #include <ferry/ferry_protocol.h>
+#include <ferry/sdk.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -167,6 +168,11 @@ public:
 
     const ferry_protocol_host *host() const { return host_; }
     const Settings &settings() const { return settings_; }
+    // Events counted for /metrics (ferry_plugin_events_total{plugin="rocket"}); no-ops before ABI 1.8.
+    struct Counters {
+        ferry::sdk::Counter brokerRequests, namesrvRequests;
+    };
+    const Counters &counters() const { return counters_; }
     void log(int32_t level, const std::string &text) const;
     uint64_t nowMs() const;       // wall clock
     uint64_t monotonicMs() const; // monotonic
@@ -212,6 +218,10 @@ public:
     std::vector<std::string> unregisterClient(const std::string &clientId, const std::string &producerGroup,
                                               const std::string &consumerGroup);
     std::vector<std::string> connectionClosed(uint64_t connId);
+    // fn(group, member, message model, subscribed topics space-separated) for every consumer-group member, under the
+    // groups' lock (the admin API's list_group_members; any thread). fn must not call back into the plugin.
+    void forEachGroupMember(const std::function<void(const std::string &, const GroupMember &, const std::string &,
+                                                     const std::string &)> &fn);
     std::vector<std::string> consumerIds(const std::string &group);
     std::optional<SubscriptionData> subscription(const std::string &group, const std::string &topic);
     // Sends NOTIFY_CONSUMER_IDS_CHANGED to every member of the group.
@@ -248,6 +258,7 @@ public:
 private:
     const ferry_protocol_host *host_;
     Settings settings_;
+    Counters counters_;
     NameServer nameServer_;
 
     std::mutex addressMutex_;

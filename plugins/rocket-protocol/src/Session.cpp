@@ -67,6 +67,7 @@ void Session::dispatch(RemotingCommand &command)
     }
     switch (role_) {
     case SessionRole::NameServer:
+        plugin_.counters().namesrvRequests.add();
         if (auto response = plugin_.nameServer().handle(command, connId_, plugin_.monotonicMs()))
             send(*response);
         return;

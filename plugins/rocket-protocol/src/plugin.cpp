@@ -300,6 +300,28 @@ void onInstanceTimer(ferry_protocol *instance, uint64_t timerId)
     });
 }
 
+void listGroupMembers(ferry_protocol *instance, ferry_group_member_sink sink, void *sinkCtx)
+{
+    guard(nullptr, 0, [&] {
+        instance->plugin->forEachGroupMember([&](const std::string &group, const rocket::GroupMember &member,
+                                                 const std::string &model, const std::string &topics) {
+            ferry_group_member_info info{};
+            info.struct_size = sizeof info;
+            info.group = group.data();
+            info.group_len = group.size();
+            info.client_id = member.clientId.data();
+            info.client_id_len = member.clientId.size();
+            info.conn_id = member.connId;
+            info.model = model.data();
+            info.model_len = model.size();
+            info.topics = topics.data();
+            info.topics_len = topics.size();
+            sink(sinkCtx, &info);
+        });
+        return FERRY_OK;
+    });
+}
+
 void shutdown(ferry_protocol *instance) { delete instance; }
 
 ferry_protocol_vtable makeVtable()
@@ -319,6 +341,7 @@ ferry_protocol_vtable makeVtable()
     v.on_wake = onWake;
     v.on_connect = onConnect;
     v.on_instance_timer = onInstanceTimer;
+    v.list_group_members = listGroupMembers;
     return v;
 }
 
