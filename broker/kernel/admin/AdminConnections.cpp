@@ -38,6 +38,7 @@ QJsonObject connectionJson(const AdminRoutes &r, const ConnectionSnapshot &c)
                        {"protocol", q(c.protocol)},
                        {"listener", q(c.listener)},
                        {"type", c.outbound ? "outbound" : "network"},
+                       {"ssl", c.tls},
                        {"peer_host", q(peerHost)},
                        {"peer_port", peerPort},
                        {"host", q(host)},

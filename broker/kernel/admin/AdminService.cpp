@@ -6,6 +6,7 @@
 #include "broker/BrokerSettings.h"
 #include "log/Logging.h"
 #include "net/NetworkServer.h"
+#include "net/TlsConfig.h"
 #include "plugin/PluginHost.h"
 #include "queue/ConnectionLink.h"
 #include "sched/Scheduler.h"
@@ -237,6 +238,16 @@ bool AdminService::start(const ferry_protocol_host *host, std::string *error)
         return true;
     }
     ListenerSpec spec{address, &d.plugin, d.instance(), 0, "admin.listen"};
+    const AdminSettings &admin = d.context.settings->admin;
+    if (!admin.tlsCertFile.empty()) {
+        std::string why;
+        spec.tls = net::loadTlsConfig(admin.tlsCertFile, admin.tlsKeyFile, &why);
+        if (!spec.tls) {
+            *error = "admin.tls_cert_file / admin.tls_key_file: " + why;
+            return false;
+        }
+        kernelLogger()->info("admin.listen: TLS with the certificate in {}", admin.tlsCertFile);
+    }
     return d.context.network->listen(spec, error);
 }
 

@@ -33,6 +33,8 @@ struct ReplicationSettings {
 struct AdminSettings {
     std::string listen = "127.0.0.1:15680"; // admin.listen ("" : off)
     uint64_t maxBodyBytes = 16ull << 20;    // admin.max_body_bytes
+    std::string tlsCertFile;                // admin.tls_cert_file (PEM); with admin.tls_key_file: HTTPS only
+    std::string tlsKeyFile;                 // admin.tls_key_file (PEM, unencrypted)
 };
 
 struct BrokerSettings {

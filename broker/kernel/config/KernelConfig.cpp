@@ -64,6 +64,9 @@ const KernelKey kKernelKeys[] = {
     {"admin", "listen", "127.0.0.1:15680",
      "admin API (HTTP + JSON, docs/admin-api.md) and Prometheus /metrics; empty: off"},
     {"admin", "max_body_bytes", "16777216", "largest admin request body accepted (1 KiB to 1 GiB)"},
+    {"admin", "tls_cert_file", "", "PEM certificate chain for admin.listen; with admin.tls_key_file the admin API "
+                                   "is served over TLS only (HTTPS); empty: plain HTTP"},
+    {"admin", "tls_key_file", "", "PEM private key (RSA or EC, unencrypted) for admin.tls_cert_file"},
 
     {"log", "level", "info", "trace, debug, info, warn or error"},
     {"log", "file", "${data_dir}/logs/ferry.log", "log file (rotated by size); empty: no log file"},
@@ -334,6 +337,10 @@ bool readBrokerSettings(const Config &config, BrokerSettings *out, std::vector<s
 
     settings.admin.listen = kernelRef(config, "admin", "listen").value;
     reader.unsignedValue("admin", "max_body_bytes", 1024, 1ull << 30, &settings.admin.maxBodyBytes);
+    settings.admin.tlsCertFile = kernelRef(config, "admin", "tls_cert_file").value;
+    settings.admin.tlsKeyFile = kernelRef(config, "admin", "tls_key_file").value;
+    if (settings.admin.tlsCertFile.empty() != settings.admin.tlsKeyFile.empty())
+        reader.fail("config: admin.tls_cert_file and admin.tls_key_file go together: set both for TLS, or neither");
 
     settings.auth.vhosts = kernelRef(config, "auth", "vhosts").value;
     settings.auth.users = kernelRef(config, "auth", "users").value;

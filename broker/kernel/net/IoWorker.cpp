@@ -2,9 +2,11 @@
 
 #include "net/NetLog.h"
 #include "net/TcpConnection.h"
+#include "net/TlsConfigImpl.h"
 #include "platform/ThreadCpuTime.h"
 #include "plugin/PluginHost.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QThread>
 #include <QTimer>
@@ -54,12 +56,26 @@ void IoWorker::sampleLoad()
 
 void IoWorker::adopt(qintptr descriptor, std::shared_ptr<const ListenerSpec> listener)
 {
-    auto *socket = new QTcpSocket();
+    QTcpSocket *socket = nullptr;
+    if (listener->tls) {
+        auto *ssl = new QSslSocket();
+        ssl->setSslConfiguration(listener->tls->configuration);
+        socket = ssl;
+    } else {
+        socket = new QTcpSocket();
+    }
     if (!socket->setSocketDescriptor(descriptor)) {
         logger()->warn("{}: cannot adopt an accepted connection: {}", listener->configKey,
                        socket->errorString().toStdString());
         delete socket;
         return;
+    }
+    if (auto *ssl = qobject_cast<QSslSocket *>(socket)) {
+        // A failed handshake closes the connection through errorOccurred, like any socket error.
+        QObject::connect(ssl, &QSslSocket::sslErrors, ssl, [ssl, key = listener->configKey](const QList<QSslError> &errors) {
+            logger()->info("{}: TLS: {}", key, errors.isEmpty() ? std::string("error") : errors.front().errorString().toStdString());
+        });
+        ssl->startServerEncryption();
     }
     // Messaging is request/response with small frames: Nagle's algorithm would hold a reply until the peer's
     // delayed ACK (tens of milliseconds). Every broker disables it.

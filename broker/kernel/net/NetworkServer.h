@@ -26,6 +26,9 @@ namespace ferry {
 
 struct LoadedPlugin;
 class Connection;
+namespace net {
+struct TlsConfig;
+}
 
 struct NetworkLimits {
     uint32_t ioThreads = 2;
@@ -47,6 +50,8 @@ struct ListenerSpec {
     std::string configKey;          // "<plugin>.<key>", for log lines
     bool outbound = false;          // an outbound connection (host->connect): on_connect instead of on_open
     uint64_t connectTag = 0;        // outbound: the plugin's tag, passed back in on_connect
+    // Set: every accepted connection runs TLS with it (net/TlsConfig.h); the protocol sees plaintext.
+    std::shared_ptr<const net::TlsConfig> tls;
 };
 
 // Who is on a connection (host->set_conn_identity), kept by the network layer for the admin API.
@@ -63,6 +68,7 @@ struct ConnectionSnapshot {
     std::string peer;      // "host:port"
     std::string local;     // "host:port"
     bool outbound = false;
+    bool tls = false;
     uint64_t connectedAtMs = 0; // wall clock
     uint64_t bytesIn = 0, bytesOut = 0;
     ConnectionIdentity identity;

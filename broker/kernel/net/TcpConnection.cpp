@@ -310,6 +310,7 @@ ConnectionSnapshot TcpConnection::snapshot() const
     s.peer = peer_;
     s.local = local_;
     s.outbound = listener_->outbound;
+    s.tls = listener_->tls != nullptr;
     s.connectedAtMs = connectedAtMs_;
     s.bytesIn = bytesIn_.load(std::memory_order_relaxed);
     s.bytesOut = bytesOut_.load(std::memory_order_relaxed);
