@@ -559,8 +559,13 @@ std::vector<Verb> buildVerbs()
                  }});
 
     // ---- consumer groups ----
-    v.push_back({"consumer-groups", "", "the RocketMQ consumer groups", "GET /api/v1/consumer-groups", 0, 0, {},
-                 listing(fixed("/api/v1/consumer-groups"), {})});
+    // "members" is a count in the list and the member objects in the detail (which has member_count): MEMBERS reads
+    // either, and cellText() shows an array of objects as its length.
+    v.push_back({"consumer-groups", "", "the RocketMQ consumer groups, their members and lag",
+                 "GET /api/v1/consumer-groups", 0, 0, {},
+                 listing(fixed("/api/v1/consumer-groups"),
+                         {{"GROUP", "group"}, {"PROTOCOL", "protocol"}, {"MODEL", "model"},
+                          {"MEMBERS", "member_count|members"}, {"TOPICS", "topics"}, {"LAG", "lag"}})});
     v.push_back({"consumer-group", "GROUP", "a consumer group's members and its offsets and lag per queue",
                  "GET /api/v1/consumer-groups/{group}", 1, 1, {}, [](Invocation& inv) {
                      const Reply r = inv.client.call("GET", "/api/v1/consumer-groups/" + seg(inv.arg(0)));
@@ -569,27 +574,44 @@ std::vector<Verb> buildVerbs()
                          return 0;
                      }
                      const QJsonObject g = r.json().toObject();
-                     const QJsonArray members = g.value("members").toArray();
-                     print(QStringLiteral("group: %1\n").arg(g.value("group").toString(inv.arg(0))));
-                     if (!members.isEmpty() && members.first().isObject()) {
-                         print(QStringLiteral("members:\n"));
-                         printTable(members, columnsOf(members));
+                     const QJsonValue members = g.value("members");
+                     QList<QPair<QString, QString>> lines = {
+                         {"group", cellText(fieldOf(g, "group"))},
+                         {"protocol", cellText(fieldOf(g, "protocol"))},
+                         {"model", cellText(fieldOf(g, "model"))},
+                         {"members", cellText(fieldOf(g, "member_count|members"))},
+                         {"lag", cellText(fieldOf(g, "lag"))},
+                         {"topics", cellText(fieldOf(g, "topics"))},
+                     };
+                     if (lines.first().second.isEmpty())
+                         lines.first().second = inv.arg(0);
+                     QString out;
+                     for (const auto& [key, value] : lines)
+                         out += (key.leftJustified(8) + QLatin1String("  ") + value).trimmed() + '\n';
+                     print(out);
+                     const QJsonArray memberRows = members.toArray();
+                     if (memberRows.isEmpty() || !memberRows.first().isObject()) {
+                         print(QStringLiteral("\nmembers: (none)\n"));
                      } else {
-                         print(QStringLiteral("members: %1\n")
-                                   .arg(members.isEmpty() ? QStringLiteral("(none)") : cellText(members)));
+                         print(QStringLiteral("\nmembers:\n"));
+                         printTable(memberRows, {{"CLIENT_ID", "client_id"}, {"ADDRESS", "address"},
+                                                 {"CONNECTION", "connection"}, {"MODEL", "model"},
+                                                 {"TOPICS", "topics"}});
                      }
-                     print(QStringLiteral("\n"));
+                     print(QStringLiteral("\noffsets:\n"));
                      printTable(g.value("offsets").toArray(),
                                 {{"TOPIC", "topic"}, {"QUEUE_ID", "queue_id"}, {"BROKER_OFFSET", "broker_offset"},
                                  {"CONSUMER_OFFSET", "consumer_offset"}, {"LAG", "lag"}});
                      return 0;
                  }});
-    v.push_back({"reset-offset", "GROUP TOPIC (--to-time ISO8601|MS | --to-offset N)",
-                 "move a consumer group's offsets on a topic to a time or an offset",
+    v.push_back({"reset-offset", "GROUP TOPIC (--to-time ISO8601|MS | --to-offset N) [--queue-id N]",
+                 "move a consumer group's offsets on a topic (every queue, or one) to a time or an offset; exit 1 "
+                 "when any queue failed",
                  "POST /api/v1/consumer-groups/{group}/reset-offset", 2, 2,
                  {{"to-time", "ISO8601|MS", "the first message stored at or after this time (ms since the epoch, or "
                                             "ISO 8601; local time without an offset)"},
-                  {"to-offset", "N", "this offset in every queue of the topic"}},
+                  {"to-offset", "N", "this offset (clamped to each queue's first and end offsets)"},
+                  {"queue-id", "N", "only this queue of the topic (default: every queue)"}},
                  [](Invocation& inv) {
                      if (inv.has("to-time") == inv.has("to-offset"))
                          throw UsageError{QStringLiteral("reset-offset needs --to-time or --to-offset (one of them)")};
@@ -604,10 +626,33 @@ std::vector<Verb> buildVerbs()
                          body.insert("offset", integerArg(inv.value("to-offset"), "--to-offset"));
                          to = QStringLiteral("offset %1").arg(inv.value("to-offset"));
                      }
-                     const Reply r = inv.client.call(
+                     QString where = QStringLiteral("topic '%1'").arg(inv.arg(1));
+                     if (inv.has("queue-id")) {
+                         const qint64 id = integerArg(inv.value("queue-id"), "--queue-id");
+                         body.insert("queue_id", id);
+                         where = QStringLiteral("queue %1 of %2").arg(id).arg(where);
+                     }
+                     // A queue that could not be reset makes the answer a 500 whose body is still the results.
+                     const Reply r = inv.client.send(
                          "POST", "/api/v1/consumer-groups/" + seg(inv.arg(0)) + "/reset-offset", compact(body));
-                     return done(inv, r, QStringLiteral("reset the offsets of group '%1' on topic '%2' to %3")
-                                             .arg(inv.arg(0), inv.arg(1), to));
+                     const QJsonArray results = r.json().toObject().value("results").toArray();
+                     if (!r.ok() && !r.json().toObject().value("results").isArray())
+                         throw AdminClient::errorOf(r);
+                     if (inv.settings.json) {
+                         printAnswer(r);
+                     } else {
+                         print(QStringLiteral("reset the offsets of group '%1' on %2 to %3:\n")
+                                   .arg(inv.arg(0), where, to));
+                         printTable(results, {{"QUEUE_ID", "queue_id"}, {"OFFSET", "offset"}, {"OK", "ok"},
+                                              {"ERROR", "error"}});
+                     }
+                     int failed = 0;
+                     for (const QJsonValue& x : results)
+                         if (!x.toObject().value("ok").toBool())
+                             ++failed;
+                     if (failed > 0 || !r.ok())
+                         throw Failure{QStringLiteral("%1 of %2 queues were not reset").arg(failed).arg(results.size())};
+                     return 0;
                  }});
 
     // ---- topics ----
@@ -663,10 +708,30 @@ std::vector<Verb> buildVerbs()
                          throw Failure{QStringLiteral("cannot read %1: %2").arg(inv.arg(0), file.errorString())};
                      const QByteArray bytes = file.readAll();
                      QJsonParseError error{};
-                     if (!QJsonDocument::fromJson(bytes, &error).isObject())
-                         throw Failure{QStringLiteral("%1 is not a JSON object: %2").arg(inv.arg(0), error.errorString())};
+                     const QJsonDocument doc = QJsonDocument::fromJson(bytes, &error);
+                     if (error.error != QJsonParseError::NoError)
+                         throw Failure{QStringLiteral("%1 is not JSON: %2 at byte %3")
+                                           .arg(inv.arg(0), error.errorString())
+                                           .arg(error.offset)};
+                     if (!doc.isObject())
+                         throw Failure{QStringLiteral("%1 is not a definitions document (a JSON object)").arg(inv.arg(0))};
                      const Reply r = inv.client.call("POST", "/api/v1/definitions", bytes);
-                     return done(inv, r, QStringLiteral("imported definitions from %1").arg(inv.arg(0)));
+                     // {"imported": {"vhosts": 2, "users": 1, ...}}: the counts, in the export's order.
+                     const QJsonObject counts = r.json().toObject().value("imported").toObject();
+                     const QStringList known = {"vhosts", "users", "permissions", "topics", "exchanges", "queues",
+                                                "bindings"};
+                     QStringList kinds;
+                     for (const QString& kind : known)
+                         if (counts.contains(kind))
+                             kinds << kind;
+                     for (auto it = counts.begin(); it != counts.end(); ++it)
+                         if (!known.contains(it.key()))
+                             kinds << it.key();
+                     QStringList parts;
+                     for (const QString& kind : kinds)
+                         parts << QStringLiteral("%1 %2").arg(cellText(counts.value(kind)), kind);
+                     return done(inv, r, QStringLiteral("imported definitions from %1%2")
+                                             .arg(inv.arg(0), parts.isEmpty() ? QString() : ": " + parts.join(", ")));
                  }});
 
     // ---- replication ----

@@ -44,7 +44,13 @@ int main(int argc, char** argv)
         const Settings settings = resolveSettings(cl.globals, QProcessEnvironment::systemEnvironment());
         AdminClient client(settings.url, settings.user, settings.password);
         Invocation invocation{client, settings, cl.args, cl.options};
-        return cl.verb->run(invocation);
+        try {
+            return cl.verb->run(invocation);
+        } catch (UsageError& e) { // a verb's own check: show that verb's usage
+            if (!e.verb)
+                e.verb = cl.verb;
+            throw;
+        }
     } catch (const UsageError& e) {
         printTo(stderr, QStringLiteral("ferryctl: %1\n%2\n").arg(e.message, usageLine(e.verb)));
         return 2;

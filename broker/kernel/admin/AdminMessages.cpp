@@ -595,7 +595,8 @@ Destination originOf(const Source &source, const Message &m)
     }
     d.exchange = m.exchange.empty() ? Router::qualify(source.vhost, "") : m.exchange;
     d.keepRoutingKey = true;
-    d.describe = "exchange '" + Router::split(d.exchange).second + "'";
+    const std::string exchange = Router::split(d.exchange).second;
+    d.describe = exchange.empty() ? "queue '" + m.routingKey + "'" : "exchange '" + exchange + "'";
     return d;
 }
 
