@@ -97,3 +97,52 @@ test('a RocketMQ client connection is listed with its clientID and can be closed
     await ons.closeAll();
   }
 });
+
+test('channels: each amqplib channel with its consumers, unacked deliveries, prefetch and confirm mode', async () => {
+  const conn = await amqp.connect(`amqp://guest:guest@${broker.listeners['amqp.listen']}`);
+  try {
+    const localPort = conn.connection.stream.localPort;
+    const publisher = await conn.createConfirmChannel();
+    const consumer = await conn.createChannel();
+    await consumer.prefetch(5);
+    const queue = `chan-${process.pid}`;
+    await publisher.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 3; i++) publisher.sendToQueue(queue, Buffer.from(`m${i}`));
+    await publisher.waitForConfirms();
+    const held = [];
+    await consumer.consume(queue, m => held.push(m));
+    await waitFor(() => held.length === 3, { message: 'three deliveries held unacked' });
+
+    const name = `127.0.0.1:${localPort} -> ${broker.listeners['amqp.listen']}`;
+    let channels;
+    await waitFor(async () => {
+      const r = await api('GET', '/api/v1/channels');
+      channels = r.body.filter(c => c.connection_details.peer_port === localPort);
+      return channels.length === 2 && channels.some(c => c.messages_unacknowledged === 3);
+    }, { message: () => `two channels of the connection: ${JSON.stringify(channels)}` });
+    const [pub, con] = channels.sort((a, b) => a.number - b.number);
+    assert.equal(pub.confirm, true);
+    assert.equal(pub.consumer_count, 0);
+    assert.equal(pub.messages_unconfirmed, 0, 'every publish was confirmed');
+    assert.equal(con.confirm, false);
+    assert.equal(con.consumer_count, 1);
+    assert.equal(con.prefetch_count, 5);
+    assert.equal(con.messages_unacknowledged, 3);
+    assert.equal(con.user, 'guest');
+    assert.equal(con.name, `${name} (${con.number})`);
+    assert.equal(con.connection_details.name, name);
+
+    let r = await api('GET', `/api/v1/connections/${enc(name)}/channels`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.map(c => c.number).sort(), channels.map(c => c.number).sort());
+    consumer.ackAll();
+    await waitFor(async () => {
+      const list = (await api('GET', `/api/v1/connections/${enc(name)}/channels`)).body;
+      return list.some(c => c.number === con.number && c.messages_unacknowledged === 0);
+    }, { message: 'acked: no unacked left' });
+    r = await api('GET', `/api/v1/connections/${enc('1.2.3.4:5 -> 6.7.8.9:10')}/channels`);
+    assert.equal(r.status, 404);
+  } finally {
+    await conn.close().catch(() => {});
+  }
+});

@@ -6,8 +6,8 @@
 // FERRYCTL is the ferryctl binary (CTest sets it when the ferryctl target exists), FERRY_BROKER the broker's. Without
 // FERRYCTL every test fails: a missing client is a failure, not a skip.
 //
-// Not covered here (their endpoints are not in the broker yet): consumer-groups, consumer-group, reset-offset,
-// export-definitions, import-definitions, delete-user, delete-vhost.
+// The consumer-group verbs get their group from ali-ons (../rocket/lib/alions.js) against the same broker; the
+// definitions verbs export from this broker and import into a second one.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -18,6 +18,9 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const amqp = require('amqplib');
 const { startBroker } = require('../rocket/lib/broker');
+const { AliOns, message } = require('../rocket/lib/alions');
+const { newTopic, collector } = require('../rocket/lib/fixtures');
+const { uniqueName } = require('../rocket/lib/util');
 
 const FERRYCTL = process.env.FERRYCTL;
 const enc = encodeURIComponent;
@@ -25,6 +28,7 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
 
 let broker;
 let base;
+let ons; // ali-ons, made by the consumer-group test
 // A config home of our own: the user's ~/.config/ferry/ferryctl.conf must not leak into the tests.
 const configHome = fs.mkdtempSync(path.join(os.tmpdir(), 'ferryctl-home-'));
 
@@ -33,6 +37,7 @@ before(async () => {
   base = `http://${broker.listeners['admin.listen']}`;
 });
 after(async () => {
+  if (ons) await ons.closeAll();
   if (broker) await broker.stop();
   fs.rmSync(configHome, { recursive: true, force: true });
 });
@@ -322,6 +327,261 @@ test('vhosts, users and permissions: what ferryctl sets, an amqplib client uses;
   assert.match(r.stderr, /^ferryctl: 400 /, 'a bad regular expression');
 });
 
+// The section of ferryctl's output after the line `title:` (up to the next blank line, as parseTable reads it).
+function section(text, title) {
+  const at = text.indexOf(`\n${title}:\n`);
+  assert.ok(at >= 0, `no '${title}:' section in ${JSON.stringify(text)}`);
+  return text.slice(at + title.length + 3);
+}
+
+test('consumer groups: an ali-ons group in consumer-groups and consumer-group (members, offsets, lag); reset-offset to an offset, a time and one queue', { timeout: 120000 }, async () => {
+  ons = new AliOns(broker.namesrvAddr, { name: 'ferryctl' });
+  try {
+    await consumerGroupChecks();
+  } finally {
+    await ons.closeAll(); // the other tests see no RocketMQ client
+    ons = null;
+  }
+});
+
+async function consumerGroupChecks() {
+  const diag = () => `${ons.recentLog()}\n--- broker ---\n${broker.output()}`;
+  const { topic } = await newTopic(broker, 'TCtlGroups', 2);
+  const group = uniqueName('CG_CTL');
+  const producer = await ons.producer();
+  for (let i = 0; i < 6; i++) await producer.send(message(topic, 'A', `m${i}`));
+  const got = collector();
+  const consumer = ons.consumer({ consumerGroup: group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
+  consumer.subscribe(topic, '*', got.handler);
+  await consumer.ready();
+  await got.waitForKeys([...Array(6).keys()].map(i => `m${i}`), { describe: diag });
+
+  // ali-ons commits its offsets every second: wait until both queues of the topic are consumed to their end.
+  const detail = await until(`committed offsets of ${group}`, async () => {
+    const r = await ctl(['consumer-group', group, '--json']);
+    const g = r.code === 0 ? JSON.parse(r.stdout) : null;
+    const mine = g ? g.offsets.filter(o => o.topic === topic) : [];
+    return { done: mine.length === 2 && mine.every(o => o.broker_offset > 0 && o.consumer_offset === o.broker_offset), value: g || r.stderr };
+  }, 20000);
+  assert.equal(detail.group, group);
+  assert.ok(Array.isArray(detail.members), 'the detail\'s members are objects');
+  assert.equal(detail.member_count, 1);
+  assert.equal(detail.members[0].client_id, ons.clientIdOf(consumer));
+
+  // the list: members is a number there
+  let t = parseTable(await ok(['consumer-groups']));
+  assert.deepEqual(t.columns, ['GROUP', 'PROTOCOL', 'MODEL', 'MEMBERS', 'TOPICS', 'LAG']);
+  let row = t.rows.find(x => x.GROUP === group);
+  assert.ok(row, `${group} in ${JSON.stringify(t.rows)}`);
+  assert.deepEqual([row.PROTOCOL, row.MODEL, row.MEMBERS, row.LAG], ['rocket', 'CLUSTERING', '1', '0']);
+  assert.ok(row.TOPICS.split(',').includes(topic), row.TOPICS);
+  const listed = JSON.parse(await ok(['consumer-groups', '--json'])).find(x => x.group === group);
+  assert.equal(listed.members, 1);
+  assert.equal(listed.lag, 0);
+
+  // the detail: key/value lines, a members table, an offsets table
+  let out = await ok(['consumer-group', group]);
+  assert.match(out, new RegExp(`^group +${group}$`, 'm'));
+  assert.match(out, /^protocol +rocket$/m);
+  assert.match(out, /^model +CLUSTERING$/m);
+  assert.match(out, /^members +1$/m);
+  assert.match(out, /^lag +0$/m);
+  const members = parseTable(section(out, 'members'));
+  assert.deepEqual(members.columns, ['CLIENT_ID', 'ADDRESS', 'CONNECTION', 'MODEL', 'TOPICS']);
+  assert.equal(members.rows.length, 1);
+  assert.equal(members.rows[0].CLIENT_ID, ons.clientIdOf(consumer));
+  assert.match(members.rows[0].ADDRESS, /^127\.0\.0\.1:\d+$/);
+  assert.ok(members.rows[0].TOPICS.split(',').includes(topic));
+  let offsets = parseTable(section(out, 'offsets'));
+  assert.deepEqual(offsets.columns, ['TOPIC', 'QUEUE_ID', 'BROKER_OFFSET', 'CONSUMER_OFFSET', 'LAG']);
+  let mine = offsets.rows.filter(o => o.TOPIC === topic);
+  assert.deepEqual(mine.map(o => o.QUEUE_ID), ['0', '1']);
+  assert.equal(mine.reduce((n, o) => n + Number(o.BROKER_OFFSET), 0), 6, 'six messages over two queues');
+  assert.ok(mine.every(o => o.CONSUMER_OFFSET === o.BROKER_OFFSET && o.LAG === '0'), JSON.stringify(mine));
+  const ends = mine.map(o => Number(o.BROKER_OFFSET));
+
+  // A running consumer overwrites a reset with its own offsets: close it first.
+  await ons.close(consumer);
+  out = await until('no member left', async () => {
+    const text = await ok(['consumer-group', group]);
+    return { done: /^members: \(none\)$/m.test(text), value: text };
+  });
+  assert.match(out, /^members +0$/m);
+
+  // --to-offset 0: the lag is every message
+  out = await ok(['reset-offset', group, topic, '--to-offset', '0']);
+  assert.equal(out.split('\n')[0], `reset the offsets of group '${group}' on topic '${topic}' to offset 0:`);
+  let results = parseTable(out.slice(out.indexOf('\n') + 1));
+  assert.deepEqual(results.columns, ['QUEUE_ID', 'OFFSET', 'OK', 'ERROR']);
+  assert.deepEqual(results.rows.map(x => [x.QUEUE_ID, x.OFFSET, x.OK, x.ERROR]), [['0', '0', 'true', ''], ['1', '0', 'true', '']]);
+  row = parseTable(await ok(['consumer-groups'])).rows.find(x => x.GROUP === group);
+  assert.equal(row.MEMBERS, '0');
+  assert.equal(row.LAG, '6', 'reset to 0: all six messages are lag');
+  offsets = parseTable(section(await ok(['consumer-group', group]), 'offsets'));
+  mine = offsets.rows.filter(o => o.TOPIC === topic);
+  assert.deepEqual(mine.map(o => [o.CONSUMER_OFFSET, o.LAG]), ends.map(e => ['0', `${e}`]));
+
+  // --to-time (ISO 8601): the first message stored at or after the cut, in each queue
+  await sleep(200);
+  const cut = Date.now();
+  await sleep(50);
+  for (let i = 6; i < 8; i++) await producer.send(message(topic, 'A', `m${i}`));
+  out = await ok(['reset-offset', group, topic, '--to-time', new Date(cut).toISOString()]);
+  assert.equal(out.split('\n')[0], `reset the offsets of group '${group}' on topic '${topic}' to time ${new Date(cut).toISOString()}:`);
+  results = parseTable(out.slice(out.indexOf('\n') + 1));
+  assert.deepEqual(results.rows.map(x => [x.QUEUE_ID, x.OFFSET, x.OK]), [['0', `${ends[0]}`, 'true'], ['1', `${ends[1]}`, 'true']],
+    'the offsets the queues had before the cut');
+  let g = JSON.parse(await ok(['consumer-group', group, '--json']));
+  assert.equal(g.lag, 2, 'from the cut on: the two later messages');
+
+  // --queue-id: only that queue moves
+  const json = JSON.parse(await ok(['reset-offset', group, topic, '--to-offset', '0', '--queue-id', '1', '--json']));
+  assert.deepEqual(json.results, [{ queue_id: 1, offset: 0, ok: true }]);
+  g = JSON.parse(await ok(['consumer-group', group, '--json']));
+  assert.deepEqual(g.offsets.filter(o => o.topic === topic).map(o => [o.queue_id, o.consumer_offset]), [[0, ends[0]], [1, 0]]);
+
+  // --to-time in milliseconds, after the last message: the end of each queue, no lag
+  await sleep(50);
+  out = await ok(['reset-offset', group, topic, '--to-time', `${Date.now()}`]);
+  assert.ok(parseTable(out.slice(out.indexOf('\n') + 1)).rows.every(x => x.OK === 'true'), out);
+  g = JSON.parse(await ok(['consumer-group', group, '--json']));
+  assert.equal(g.lag, 0);
+  assert.ok(g.offsets.filter(o => o.topic === topic).every(o => o.consumer_offset === o.broker_offset));
+
+  // errors: the API's 404 and 400 exit 1; what ferryctl can tell is wrong itself exits 2
+  let r = await fails(['reset-offset', group, 'TCtlNoSuchTopic', '--to-offset', '0'], 1);
+  assert.match(r.stderr, /^ferryctl: 404 not_found: no topic 'TCtlNoSuchTopic'/);
+  r = await fails(['consumer-group', 'CG_CTL_NO_SUCH_GROUP'], 1);
+  assert.match(r.stderr, /^ferryctl: 404 not_found: no consumer group 'CG_CTL_NO_SUCH_GROUP'/);
+  r = await fails(['reset-offset', group, topic, '--to-offset', '-1'], 1);
+  assert.match(r.stderr, /^ferryctl: 400 bad_request: give exactly one of "timestamp" .* or "offset"/);
+  r = await fails(['reset-offset', group, topic, '--to-offset', '0', '--queue-id', '2'], 1);
+  assert.match(r.stderr, /^ferryctl: 400 bad_request: queue_id is out of range/);
+  r = await fails(['reset-offset', group, topic, '--to-offset', '0', '--to-time', '0'], 2);
+  assert.match(r.stderr, /^ferryctl: reset-offset needs --to-time or --to-offset \(one of them\)\nusage: ferryctl reset-offset GROUP TOPIC/);
+  r = await fails(['reset-offset', group, topic], 2);
+  assert.match(r.stderr, /needs --to-time or --to-offset/);
+  r = await fails(['reset-offset', group, topic, '--to-time', 'yesterday'], 2);
+  assert.match(r.stderr, /--to-time must be ISO 8601/);
+  assert.equal(JSON.parse(await ok(['consumer-group', group, '--json'])).lag, 0, 'the refused resets changed nothing');
+}
+
+test('definitions: what export-definitions writes from one broker, import-definitions creates in another; a user logs in there with its password; a bad file is refused with the reason', { timeout: 60000 }, async () => {
+  await ok(['add-vhost', 'ctl-defs']);
+  await ok(['add-user', 'ctl-dave', 'dave-pw', '--tags', 'management']);
+  await ok(['set-permissions', '--vhost', 'ctl-defs', 'ctl-dave', '.*', '.*', '.*']);
+  await ok(['declare-queue', '--vhost', 'ctl-defs', 'ctl-dq', '--arg', 'x-max-length=7']);
+  await ok(['declare-exchange', '--vhost', 'ctl-defs', 'ctl-dx', 'direct']);
+  await ok(['bind', '--vhost', 'ctl-defs', 'ctl-dx', 'ctl-dq', 'dk']);
+
+  const file = path.join(configHome, 'defs.json');
+  assert.equal(await ok(['export-definitions', file]), `exported definitions to ${file}\n`);
+  const text = fs.readFileSync(file, 'utf8');
+  const defs = JSON.parse(text);
+  assert.ok(defs.vhosts.some(v => v.name === 'ctl-defs'));
+  const dave = defs.users.find(u => u.name === 'ctl-dave');
+  assert.deepEqual(dave.tags, ['management']);
+  assert.equal(dave.hashing_algorithm, 'rabbit_password_hashing_sha256');
+  assert.ok(!text.includes('dave-pw'), 'a hash, never the password');
+  assert.deepEqual(defs.queues.find(q => q.name === 'ctl-dq' && q.vhost === 'ctl-defs').arguments['x-max-length'], 7);
+  assert.equal(defs.exchanges.find(e => e.name === 'ctl-dx').type, 'direct');
+  assert.ok(defs.bindings.some(b => b.source === 'ctl-dx' && b.destination === 'ctl-dq' && b.routing_key === 'dk'));
+  assert.ok(Array.isArray(defs.topics));
+  const stdout = JSON.parse(await ok(['export-definitions']));
+  assert.deepEqual(stdout.queues, defs.queues, 'to stdout: the same document');
+
+  const other = await startBroker({ set: { 'amqp.listen': '127.0.0.1:0' } });
+  try {
+    const url = `http://${other.listeners['admin.listen']}`;
+    const otherAmqp = (user, pw, vhost) => `amqp://${user}:${pw}@${other.listeners['amqp.listen']}/${enc(vhost)}`;
+    await assert.rejects(amqp.connect(otherAmqp('ctl-dave', 'dave-pw', 'ctl-defs')), /ACCESS_REFUSED|403/, 'not there before the import');
+
+    const out = await ok(['--url', url, 'import-definitions', file]);
+    assert.match(out, new RegExp(`^imported definitions from ${file.replace(/[.\\/]/g, '\\$&')}: ` +
+      `${defs.vhosts.length} vhosts, ${defs.users.length} users, ${defs.permissions.length} permissions, ` +
+      `${defs.topics.length} topics, ${defs.exchanges.length} exchanges, ${defs.queues.length} queues, ` +
+      `${defs.bindings.length} bindings\\n$`));
+    const rows = parseTable(await ok(['--url', url, 'list-queues', 'ctl-defs'])).rows;
+    assert.deepEqual(rows.map(q => [q.NAME, q.VHOST, q.MESSAGES]), [['ctl-dq', 'ctl-defs', '0']]);
+    assert.ok(parseTable(await ok(['--url', url, 'list-users'])).rows.some(u => u.NAME === 'ctl-dave' && u.TAGS === 'management'));
+    // dave logs in to the other broker with the password he had here; the binding routes his publish
+    const got = await withChannel(async ch => {
+      ch.publish('ctl-dx', 'dk', Buffer.from('via imported binding'), { persistent: true });
+      await ch.waitForConfirms();
+      const m = await ch.get('ctl-dq', { noAck: true });
+      return m && m.content.toString();
+    }, otherAmqp('ctl-dave', 'dave-pw', 'ctl-defs'));
+    assert.equal(got, 'via imported binding');
+    await assert.rejects(amqp.connect(otherAmqp('ctl-dave', 'wrong', 'ctl-defs')), /ACCESS_REFUSED|403/);
+    // again: nothing new, still fine; --json shows the counts
+    const again = JSON.parse(await ok(['--url', url, 'import-definitions', file, '--json']));
+    assert.equal(again.imported.queues, defs.queues.length);
+
+    // a bad entry: refused as a whole, with the reason naming it
+    const bad = path.join(configHome, 'bad-defs.json');
+    fs.writeFileSync(bad, JSON.stringify({ vhosts: [{ name: 'ctl-never' }],
+      queues: [{ name: 'ctl-bogus', vhost: 'ctl-never', durable: true, arguments: { 'x-bogus': 1 } }] }));
+    let r = await fails(['--url', url, 'import-definitions', bad], 1);
+    assert.match(r.stderr, /^ferryctl: 400 bad_request: 1 definitions were refused: queues\[0\] 'ctl-bogus': unknown queue argument 'x-bogus'\n$/);
+    assert.equal(r.stdout, '');
+    assert.ok(!parseTable(await ok(['--url', url, 'list-vhosts'])).rows.some(v => v.NAME === 'ctl-never'), 'nothing applied');
+    // files ferryctl refuses before sending
+    const notJson = path.join(configHome, 'not-json.json');
+    fs.writeFileSync(notJson, '{"vhosts": [');
+    r = await fails(['--url', url, 'import-definitions', notJson], 1);
+    assert.match(r.stderr, /^ferryctl: .*not-json\.json is not JSON: /);
+    const array = path.join(configHome, 'array.json');
+    fs.writeFileSync(array, '[]');
+    r = await fails(['--url', url, 'import-definitions', array], 1);
+    assert.match(r.stderr, /array\.json is not a definitions document \(a JSON object\)/);
+    r = await fails(['--url', url, 'import-definitions', path.join(configHome, 'absent.json')], 1);
+    assert.match(r.stderr, /^ferryctl: cannot read .*absent\.json: /);
+    r = await fails(['export-definitions', path.join(configHome, 'no-such-dir', 'x.json')], 1);
+    assert.match(r.stderr, /^ferryctl: cannot write /);
+    r = await fails(['import-definitions'], 2);
+  } finally {
+    await other.stop();
+  }
+});
+
+test('delete-user ends the user\'s logins; delete-vhost takes its queues and exchanges; 404s and deleting oneself exit 1', async () => {
+  await ok(['add-user', 'ctl-gone', 'gone-pw']);
+  await ok(['add-vhost', 'ctl-gone-v']);
+  await ok(['set-permissions', '--vhost', 'ctl-gone-v', 'ctl-gone', '.*', '.*', '.*']);
+  await withChannel(async ch => { await ch.checkExchange('amq.direct'); }, amqpUrl('ctl-gone', 'gone-pw', 'ctl-gone-v'));
+
+  assert.equal(await ok(['delete-user', 'ctl-gone']), "deleted user 'ctl-gone'\n");
+  await assert.rejects(amqp.connect(amqpUrl('ctl-gone', 'gone-pw', 'ctl-gone-v')), /ACCESS_REFUSED|403/, 'its login is refused');
+  assert.ok(!parseTable(await ok(['list-users'])).rows.some(u => u.NAME === 'ctl-gone'));
+  assert.ok(!parseTable(await ok(['list-permissions'])).rows.some(p => p.USER === 'ctl-gone'), 'its permissions went too');
+  let r = await fails(['delete-user', 'ctl-gone'], 1);
+  assert.match(r.stderr, /^ferryctl: 404 not_found: no user 'ctl-gone'/);
+  r = await fails(['delete-user', 'guest'], 1);
+  assert.match(r.stderr, /^ferryctl: 400 bad_request: a user cannot delete itself/);
+  assert.ok(parseTable(await ok(['list-users'])).rows.some(u => u.NAME === 'guest'), 'guest is still there');
+  await ok(['add-user', 'ctl-gone2', 'pw']);
+  assert.equal(await ok(['delete-user', 'ctl-gone2', '--json']), '', '--json: a 204 prints nothing');
+  r = await fails(['delete-user'], 2);
+
+  await ok(['declare-queue', '--vhost', 'ctl-gone-v', 'ctl-vq']);
+  await ok(['declare-exchange', '--vhost', 'ctl-gone-v', 'ctl-vx', 'fanout']);
+  await ok(['bind', '--vhost', 'ctl-gone-v', 'ctl-vx', 'ctl-vq']);
+  assert.equal(parseTable(await ok(['list-queues', 'ctl-gone-v'])).rows.length, 1);
+  assert.equal(await ok(['delete-vhost', 'ctl-gone-v']), "deleted vhost 'ctl-gone-v'\n");
+  assert.ok(!parseTable(await ok(['list-vhosts'])).rows.some(v => v.NAME === 'ctl-gone-v'));
+  await until('the vhost\'s queue deleted', async () => {
+    const s = (await api('GET', `/api/v1/queues/ctl-gone-v/ctl-vq`)).status;
+    return { done: s === 404, value: s };
+  });
+  assert.equal((await api('GET', '/api/v1/exchanges/ctl-gone-v/ctl-vx')).status, 404);
+  assert.ok(!parseTable(await ok(['list-queues'])).rows.some(q => q.VHOST === 'ctl-gone-v'));
+  assert.ok(!parseTable(await ok(['list-exchanges'])).rows.some(x => x.VHOST === 'ctl-gone-v'));
+  assert.ok(!parseTable(await ok(['list-bindings'])).rows.some(b => b.VHOST === 'ctl-gone-v'));
+  await assert.rejects(amqp.connect(amqpUrl('guest', 'guest', 'ctl-gone-v')), /ConnectionClose|NOT_ALLOWED|530|403/i, 'the vhost is gone');
+  r = await fails(['delete-vhost', 'ctl-gone-v'], 1);
+  assert.match(r.stderr, /^ferryctl: 404 not_found: no vhost 'ctl-gone-v'/);
+});
+
 test('topics: create-topic, list-topics, topic-status per queue, update-topic (never creates), delete-topic', async () => {
   assert.equal(await ok(['create-topic', 'CtlTopic', '--read-queues', '4', '--write-queues', '4']), "created topic 'CtlTopic'\n");
   const row = parseTable(await ok(['list-topics'])).rows.find(t => t.NAME === 'CtlTopic');
@@ -463,6 +723,14 @@ test('connections: list-connections shows amqplib\'s connection with its user an
     assert.ok(Number(row.RECV_OCT) > 0);
     const json = JSON.parse(await ok(['list-connections', '--json'])).find(x => x.peer_port === port);
     assert.equal(json.name, row.NAME);
+    const ch = await conn.createChannel();
+    await ch.prefetch(7);
+    const channels = parseTable(await ok(['list-channels']));
+    assert.deepEqual(channels.columns, ['NAME', 'USER', 'VHOST', 'CONSUMERS', 'UNACKED', 'PREFETCH', 'CONFIRM']);
+    const channelRow = channels.rows.find(x => x.NAME.startsWith(`${row.NAME} (`));
+    assert.ok(channelRow, `a channel of ${row.NAME} in ${JSON.stringify(channels.rows)}`);
+    assert.equal(channelRow.PREFETCH, '7');
+    assert.equal(channelRow.USER, 'guest');
     assert.equal(await ok(['close-connection', row.NAME]), `closed connection '${row.NAME}'\n`);
     const result = await Promise.race([closed, sleep(5000).then(() => false)]);
     assert.equal(result, true, 'amqplib saw its connection closed');

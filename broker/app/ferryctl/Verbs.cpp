@@ -428,6 +428,11 @@ std::vector<Verb> buildVerbs()
                          {{"NAME", "name"}, {"PROTOCOL", "protocol"}, {"USER", "user"}, {"VHOST", "vhost"},
                           {"PEER_HOST", "peer_host"}, {"PEER_PORT", "peer_port"}, {"CONNECTED_AT", "connected_at", kTime},
                           {"RECV_OCT", "recv_oct"}, {"SEND_OCT", "send_oct"}})});
+    v.push_back({"list-channels", "", "the open channels of every connection (AMQP)", "GET /api/v1/channels", 0, 0, {},
+                 listing(fixed("/api/v1/channels"),
+                         {{"NAME", "name"}, {"USER", "user"}, {"VHOST", "vhost"}, {"CONSUMERS", "consumer_count"},
+                          {"UNACKED", "messages_unacknowledged"}, {"PREFETCH", "prefetch_count"},
+                          {"CONFIRM", "confirm"}})});
     v.push_back({"close-connection", "NAME", "close a client connection (NAME as list-connections shows it)",
                  "DELETE /api/v1/connections/{name}", 1, 1, {},
                  simpleChange("DELETE", [](const Invocation& inv) { return "/api/v1/connections/" + seg(inv.arg(0)); },

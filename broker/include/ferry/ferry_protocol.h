@@ -327,6 +327,20 @@ typedef struct ferry_group_member_info {
 } ferry_group_member_info;
 typedef void (*ferry_group_member_sink)(void *sink_ctx, const ferry_group_member_info *member);
 
+/* ABI 1.8: one channel of a connection (AMQP), for the admin API (vtable list_channels). */
+typedef struct ferry_channel_info {
+    uint32_t struct_size;
+    uint32_t number;          /* the channel number */
+    uint32_t consumers;       /* consumers on the channel */
+    uint32_t unacked;         /* deliveries not yet acknowledged */
+    uint32_t prefetch;        /* per-consumer prefetch (basic.qos); 0: unlimited */
+    uint32_t global_prefetch; /* the channel's shared prefetch (basic.qos global); 0: unlimited */
+    int32_t confirm;          /* non-zero: publisher confirms are on */
+    int32_t transactional;    /* non-zero: tx.select was seen */
+    uint64_t unconfirmed;     /* publishes still waiting for their confirm */
+} ferry_channel_info;
+typedef void (*ferry_channel_sink)(void *sink_ctx, const ferry_channel_info *channel);
+
 /* ABI 1.7: this broker's place in its replication group. Filled by host->replication_info. */
 typedef struct ferry_replication_info {
     uint32_t struct_size;  /* set by the caller */
@@ -598,6 +612,9 @@ typedef struct ferry_protocol_vtable {
        returns. Called from the kernel's admin threads, concurrently with the connection hooks: the plugin locks
        what it reads. */
     void (*list_group_members)(ferry_protocol *instance, ferry_group_member_sink sink, void *sink_ctx);
+    /* Lists the connection's channels (protocols that multiplex them): sink(sink_ctx, channel) for each, before it
+       returns. Called on the connection's thread, like every hook. */
+    void (*list_channels)(ferry_session *session, ferry_channel_sink sink, void *sink_ctx);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

@@ -1,6 +1,7 @@
 // The admin API's connections (docs/admin-api.md, "Connections"): every client connection the kernel's network layer
 // holds, with what its protocol plugin told about it (host->set_conn_identity: user, vhost, client, channels), byte
-// counters and rates; closing one asks its plugin to say goodbye in its protocol (on_close_request).
+// counters and rates; closing one asks its plugin to say goodbye in its protocol (on_close_request). Channels come
+// from the plugins that multiplex them (list_channels, asked on each connection's thread).
 //
 // A connection's name is RabbitMQ's, "<peer host:port> -> <local host:port>"; the numeric id works in paths too.
 #include "admin/AdminHandlers.h"
@@ -10,6 +11,8 @@
 #include <QJsonArray>
 
 #include <charconv>
+#include <map>
+#include <optional>
 
 namespace ferry::admin {
 
@@ -110,10 +113,57 @@ void closeConnection(const AdminRoutes &r, AdminCall &call)
     call.respond(noContent());
 }
 
+// RabbitMQ's channel: "<connection name> (<number>)" with its connection's details.
+QJsonObject channelJson(const ConnectionSnapshot &c, const ferry_channel_info &ch)
+{
+    return QJsonObject{{"name", q(connectionName(c) + " (" + std::to_string(ch.number) + ")")},
+                       {"number", static_cast<qint64>(ch.number)},
+                       {"connection_details", QJsonObject{{"name", q(connectionName(c))},
+                                                          {"id", static_cast<qint64>(c.id)},
+                                                          {"peer_host", q(hostPort(c.peer).first)},
+                                                          {"peer_port", hostPort(c.peer).second}}},
+                       {"protocol", q(c.protocol)},
+                       {"user", q(c.identity.user)},
+                       {"vhost", q(c.identity.vhost.empty() ? std::string("/") : c.identity.vhost)},
+                       {"consumer_count", static_cast<qint64>(ch.consumers)},
+                       {"messages_unacknowledged", static_cast<qint64>(ch.unacked)},
+                       {"messages_unconfirmed", static_cast<qint64>(ch.unconfirmed)},
+                       {"prefetch_count", static_cast<qint64>(ch.prefetch)},
+                       {"global_prefetch_count", static_cast<qint64>(ch.global_prefetch)},
+                       {"confirm", ch.confirm != 0},
+                       {"transactional", ch.transactional != 0}};
+}
+
+// Every channel (or those of the connection in call.params[0]).
+void listChannels(const AdminRoutes &r, AdminCall &call)
+{
+    std::optional<uint64_t> only;
+    if (!call.params.empty()) {
+        ConnectionSnapshot c;
+        if (!findConnection(r, call, &c))
+            return;
+        only = c.id;
+    }
+    std::map<uint64_t, ConnectionSnapshot> connections;
+    for (const ConnectionSnapshot &c : r.context().network->connections())
+        if (connectionVisible(r, call, c) && (!only || c.id == *only))
+            connections.emplace(c.id, c);
+    r.context().network->listChannels(
+        [connections = std::move(connections), respond = call.respond](std::vector<ChannelSnapshot> channels) {
+            QJsonArray out;
+            for (const ChannelSnapshot &ch : channels)
+                if (auto it = connections.find(ch.connectionId); it != connections.end())
+                    out.append(channelJson(it->second, ch.info));
+            respond(json(200, out));
+        });
+}
+
 } // namespace
 
 void addConnectionRoutes(const AddRoute &add)
 {
+    add("GET", "/api/v1/channels", Access::Read, listChannels);
+    add("GET", "/api/v1/connections/{}/channels", Access::Read, listChannels);
     add("GET", "/api/v1/connections", Access::Read, listConnections);
     add("GET", "/api/v1/connections/{}", Access::Read, getConnection);
     add("DELETE", "/api/v1/connections/{}", Access::Administer, closeConnection);

@@ -282,12 +282,18 @@ void resetOffset(const AdminRoutes &r, AdminCall &call)
             if (state->left.fetch_sub(1) != 1)
                 return;
             QJsonArray out;
-            bool allOk = true;
+            qint64 failed = 0;
             for (const QJsonObject &o : state->results) {
-                allOk &= o.value("ok").toBool();
+                failed += o.value("ok").toBool() ? 0 : 1;
                 out.append(o);
             }
-            respond(json(allOk ? 200 : 500, QJsonObject{{"results", out}}));
+            if (failed == 0)
+                respond(json(200, QJsonObject{{"results", out}}));
+            else
+                respond(json(500, QJsonObject{{"error", "internal_error"},
+                                              {"reason", q(std::to_string(failed) + " of " + std::to_string(out.size()) +
+                                                           " queues were not reset")},
+                                              {"results", out}}));
         };
         if (!queue) {
             finishOne(QJsonObject{{"queue_id", static_cast<qint64>(id)}, {"ok", false}, {"error", "no such queue"}});

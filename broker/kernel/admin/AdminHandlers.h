@@ -42,6 +42,8 @@ bool visible(const AdminRoutes &r, const AdminCall &call, const std::string &vho
 // A change of a resource in vhost: administrators always, management users with the configure permission. false
 // (and 404 or 403 answered) otherwise.
 bool mayConfigure(const AdminRoutes &r, AdminCall &call, const std::string &vhost, const std::string &name);
+// The vhost exists and the user may see it; false (and 404 answered) otherwise.
+bool knownVhost(const AdminRoutes &r, AdminCall &call, const std::string &vhost);
 // The queues clients declare (not topic queues, not kernel stores).
 bool isClientQueue(const QueuePtr &queue);
 // The client queue named by call.params[0] (vhost) and [1] (name); null (and 404 answered) when there is none the

@@ -140,6 +140,15 @@ bool mayConfigure(const AdminRoutes &r, AdminCall &call, const std::string &vhos
 }
 
 // The queues clients declare (not topic queues, not kernel stores).
+bool knownVhost(const AdminRoutes &r, AdminCall &call, const std::string &vhost)
+{
+    for (const std::string &v : r.context().auth->vhosts())
+        if (v == vhost && visible(r, call, v))
+            return true;
+    call.respond(jsonError(404, "not_found", "no vhost '" + vhost + "'"));
+    return false;
+}
+
 bool isClientQueue(const QueuePtr &queue)
 {
     return (queue->flags() & (Queue::kCursorQueue | Queue::kInternalStore)) == 0;
@@ -529,6 +538,8 @@ void putVhost(const AdminRoutes &r, AdminCall &call)
 void listQueues(const AdminRoutes &r, AdminCall &call)
 {
     const std::string *onlyVhost = call.params.empty() ? nullptr : &call.params[0];
+    if (onlyVhost && !knownVhost(r, call, *onlyVhost))
+        return;
     std::vector<QueuePtr> queues = r.context().queues->list();
     std::sort(queues.begin(), queues.end(), [](const QueuePtr &a, const QueuePtr &b) {
         return Router::split(a->name()) < Router::split(b->name());
@@ -615,6 +626,8 @@ void purgeQueue(const AdminRoutes &r, AdminCall &call)
 void listExchanges(const AdminRoutes &r, AdminCall &call)
 {
     const std::string *onlyVhost = call.params.empty() ? nullptr : &call.params[0];
+    if (onlyVhost && !knownVhost(r, call, *onlyVhost))
+        return;
     std::vector<ExchangeConfig> exchanges = r.context().router->exchanges();
     std::sort(exchanges.begin(), exchanges.end(), [](const ExchangeConfig &a, const ExchangeConfig &b) {
         return Router::split(a.name) < Router::split(b.name);
@@ -701,6 +714,8 @@ void deleteExchange(const AdminRoutes &r, AdminCall &call)
 void listBindings(const AdminRoutes &r, AdminCall &call)
 {
     const std::string *onlyVhost = call.params.empty() ? nullptr : &call.params[0];
+    if (onlyVhost && !knownVhost(r, call, *onlyVhost))
+        return;
     const bool filtered = call.params.size() >= 3;
     const uint32_t kind = call.request.path.size() > 6 && call.request.path[6] == "e" ? FERRY_BIND_EXCHANGE
                                                                                      : FERRY_BIND_QUEUE;

@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <mutex>
+#include <tuple>
 
 namespace ferry {
 
@@ -340,6 +342,49 @@ std::vector<ConnectionSnapshot> NetworkServer::connections() const
         out.push_back(connection->snapshot());
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     return out;
+}
+
+void NetworkServer::listChannels(std::function<void(std::vector<ChannelSnapshot>)> done)
+{
+    // Every posted request holds the collector; the last one to run (or to be dropped unrun by a closing
+    // connection) destroys it, and its destructor answers.
+    struct Collector {
+        std::mutex mutex;
+        std::vector<ChannelSnapshot> channels;
+        std::function<void(std::vector<ChannelSnapshot>)> done;
+        ~Collector()
+        {
+            std::sort(channels.begin(), channels.end(), [](const ChannelSnapshot &a, const ChannelSnapshot &b) {
+                return std::tie(a.connectionId, a.info.number) < std::tie(b.connectionId, b.info.number);
+            });
+            done(std::move(channels));
+        }
+    };
+    auto collector = std::make_shared<Collector>();
+    collector->done = std::move(done);
+    std::lock_guard lock(impl_->context->registryMutex);
+    for (const auto &[id, connection] : impl_->context->registry) {
+        if (connection->protocol().list_channels == nullptr)
+            continue;
+        Connection *c = connection;
+        c->post([c, collector] {
+            struct Sink {
+                Collector *collector;
+                uint64_t id;
+            } sink{collector.get(), c->id()};
+            c->protocol().list_channels(
+                c->session(),
+                [](void *ctx, const ferry_channel_info *info) {
+                    auto *s = static_cast<Sink *>(ctx);
+                    ChannelSnapshot snapshot;
+                    snapshot.connectionId = s->id;
+                    std::memcpy(&snapshot.info, info, std::min<size_t>(info->struct_size, sizeof snapshot.info));
+                    std::lock_guard guard(s->collector->mutex);
+                    s->collector->channels.push_back(snapshot);
+                },
+                &sink);
+        });
+    }
 }
 
 bool NetworkServer::closeConnection(uint64_t id, const std::string &reason)

@@ -74,6 +74,12 @@ struct ConnectionSnapshot {
     ConnectionIdentity identity;
 };
 
+// One channel of a connection (the protocol's list_channels), for the admin API.
+struct ChannelSnapshot {
+    uint64_t connectionId = 0;
+    ferry_channel_info info{};
+};
+
 class NetworkServer {
 public:
     NetworkServer(NetworkLimits limits, const ferry_protocol_host *protocolHost);
@@ -95,6 +101,9 @@ public:
     std::vector<ConnectionSnapshot> connections() const;
     // An operator's close of connection id (TcpConnection::requestClose). false when there is none. Any thread.
     bool closeConnection(uint64_t id, const std::string &reason);
+    // Asks every open connection whose protocol has list_channels, each on its own thread; done(channels) runs once
+    // all answered (a connection that closes meanwhile drops out), on the thread of the last one. Any thread.
+    void listChannels(std::function<void(std::vector<ChannelSnapshot>)> done);
 
     // Outbound connection for spec.plugin (spec.outbound is set here): connects to spec.address ("host:port", host
     // names resolved asynchronously) on one of the pool's threads, then calls on_connect there with the new

@@ -277,6 +277,24 @@ void Session::reportIdentity()
     host_->set_conn_identity(conn_, &identity);
 }
 
+void Session::listChannels(ferry_channel_sink sink, void *sinkCtx) const
+{
+    for (const auto &[number, c] : channels_) {
+        ferry_channel_info info{};
+        info.struct_size = sizeof info;
+        info.number = number;
+        info.consumers = static_cast<uint32_t>(c.consumers.size());
+        info.unacked = static_cast<uint32_t>(c.unacked.size());
+        info.prefetch = c.prefetch;
+        info.global_prefetch = c.globalPrefetch;
+        info.confirm = c.confirm ? 1 : 0;
+        info.transactional = c.tx ? 1 : 0;
+        for (const auto &[tag, state] : c.confirms)
+            info.unconfirmed += state == 0 ? 1 : 0;
+        sink(sinkCtx, &info);
+    }
+}
+
 void Session::onCloseRequest(std::string_view reason)
 {
     if (phase_ == Phase::Closing)

@@ -60,6 +60,8 @@ public:
     void onClose();
     // An operator closes the connection (admin API): connection.close 320 CONNECTION_FORCED with the reason.
     void onCloseRequest(std::string_view reason);
+    // The open channels, for the admin API (vtable list_channels).
+    void listChannels(ferry_channel_sink sink, void *sinkCtx) const;
 
 private:
     enum class Phase { Header, StartOk, TuneOk, Open, Running, Closing };

@@ -152,6 +152,14 @@ void onCloseRequest(ferry_session *s, const char *reason, size_t reasonLen)
     });
 }
 
+void listChannels(ferry_session *s, ferry_channel_sink sink, void *sinkCtx)
+{
+    guard(nullptr, 0, [&] {
+        s->session->listChannels(sink, sinkCtx);
+        return FERRY_OK;
+    });
+}
+
 void onWake(ferry_session *s, uint64_t token)
 {
     guard(nullptr, 0, [&] {
@@ -189,6 +197,7 @@ ferry_protocol_vtable makeVtable()
     v.on_wake = onWake;
     v.on_alarm = onAlarm;
     v.on_close_request = onCloseRequest;
+    v.list_channels = listChannels;
     return v;
 }
 
