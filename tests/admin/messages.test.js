@@ -69,6 +69,12 @@ test('browse pages through a queue without consuming: ready and unacked alike, c
     assert.equal(first.properties.n, '0', 'headers as properties');
     assert.equal(first.persistent, true);
     assert.match(first.id, /^[0-9A-F]{32}$/);
+    const byId = await api('GET', `/api/v1/messages/${first.id.toLowerCase()}`);
+    assert.equal(byId.status, 200, 'get by the kernel id, any case');
+    assert.equal(byId.body.payload, 'm0');
+    assert.equal(byId.body.queue, queue);
+    assert.equal(byId.body.vhost, '/');
+    assert.equal((await api('GET', `/api/v1/messages/${'0'.repeat(32)}`)).status, 404);
     assert.ok(first.store_time > 0);
     assert.equal(r.body.next_offset, 4);
     r = await api('GET', `/api/v1/queues/%2F/${queue}/messages?offset=${r.body.next_offset}&count=4`);
@@ -290,9 +296,11 @@ test('RocketMQ: topic browse, publish, search by key and id; %DLQ% resend reache
     assert.equal((await api('PUT', `/api/v1/topics/${topic}`, { body: { read_queue_nums: 1, write_queue_nums: 1 } })).status, 201);
     const producer = await ons.producer();
     const key = uniqueName('order');
+    let sent;
     await waitFor(async () => {
       try {
-        return (await producer.send(message(topic, 'TagA', 'first body', { keys: [key] }))).sendStatus === 'SEND_OK';
+        sent = await producer.send(message(topic, 'TagA', 'first body', { keys: [key] }));
+        return sent.sendStatus === 'SEND_OK';
       } catch { return false; }
     }, { timeoutMs: 20000, message: () => `send to ${topic}\n${diag()}` });
     let r = await api('POST', `/api/v1/topics/${topic}/publish`, { body: { body: 'from the api', tags: 'TagB', keys: 'api-key' } });
@@ -329,6 +337,16 @@ test('RocketMQ: topic browse, publish, search by key and id; %DLQ% resend reache
     assert.equal(r.body.payload, 'first body');
     r = await api('GET', '/api/v1/messages/no-such-id');
     assert.equal(r.status, 404);
+    r = await api('GET', `/api/v1/messages/${sent.msgId}`);
+    assert.equal(r.status, 200, `the msgId ali-ons got (an offset msgId) ${sent.msgId}: ${r.text}`);
+    assert.equal(r.body.topic, topic);
+    assert.equal(r.body.payload, 'first body');
+    const browsed = (await api('GET', `/api/v1/topics/${topic}/messages?queue_id=0`)).body.messages[1];
+    r = await api('GET', `/api/v1/messages/${browsed.id}`);
+    assert.equal(r.status, 200, 'by the kernel id browse shows');
+    assert.equal(r.body.payload, 'from the api');
+    assert.equal(r.body.topic, topic);
+    assert.equal(r.body.queue_id, 0);
 
     // A consumer that always fails sends the message to %DLQ%<group>; the DLQ resend goes to %RETRY%<group>.
     const group = uniqueName('CG_ADMIN');

@@ -615,6 +615,10 @@ typedef struct ferry_protocol_vtable {
     /* Lists the connection's channels (protocols that multiplex them): sink(sink_ctx, channel) for each, before it
        returns. Called on the connection's thread, like every hook. */
     void (*list_channels)(ferry_session *session, ferry_channel_sink sink, void *sink_ctx);
+    /* Decodes a message id of the plugin's own protocol (RocketMQ's offset msgId) into the kernel queue id and offset
+       of the message it names: FERRY_OK, or FERRY_E_NOT_FOUND when id is not one of the plugin's. Any thread. */
+    ferry_status (*resolve_message_id)(ferry_protocol *instance, const char *id, size_t id_len, uint64_t *queue_id_out,
+                                       uint64_t *offset_out);
 } ferry_protocol_vtable;
 
 #endif /* FERRY_PROTOCOL_H */

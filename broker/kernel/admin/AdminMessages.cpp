@@ -13,8 +13,10 @@
 #include "admin/AdminHandlers.h"
 
 #include "auth/AuthRegistry.h"
+#include "broker/ProtocolServices.h"
 #include "index/KeyIndex.h"
 #include "log/Logging.h"
+#include "plugin/PluginHost.h"
 #include "queue/QueueRegistry.h"
 #include "queue/TopicRegistry.h"
 #include "route/Router.h"
@@ -27,9 +29,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace ferry::admin {
 
@@ -411,7 +415,139 @@ void search(const AdminRoutes &r, AdminCall &call)
     searchByKey(r, call, it->second, false);
 }
 
-void getMessage(const AdminRoutes &r, AdminCall &call) { searchByKey(r, call, call.params[0], true); }
+// A kernel message id (32 hex digits, the "id" of browse) begins with the millisecond it was stamped, which is also
+// its store time (Queue::publish, Router::route): every queue the user may see is read from the first offset stored
+// at that millisecond (the storage time index), one page each. *ms: that millisecond; false for any other id.
+bool kernelIdTime(const std::string &id, uint64_t *ms)
+{
+    if (id.size() != 32 || !std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+        return false;
+    *ms = std::strtoull(id.substr(0, 12).c_str(), nullptr, 16);
+    return true;
+}
+
+void getByKernelId(const AdminRoutes &r, AdminCall &call, std::string id, uint64_t ms)
+{
+    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::vector<QueuePtr> queues;
+    for (const QueuePtr &queue : r.context().queues->list()) {
+        if (queue->flags() & Queue::kInternalStore)
+            continue;
+        if (isClientQueue(queue) && !visible(r, call, Router::split(queue->name()).first))
+            continue;
+        queues.push_back(queue);
+    }
+    // The last callback to finish drops the last reference; State's destructor answers, or, when no queue holds the
+    // id, looks it up as a key (a RocketMQ message id has 32 hex digits too).
+    struct State {
+        std::mutex mutex;
+        QJsonObject found;
+        const AdminRoutes *routes = nullptr;
+        AdminCall call;
+        ~State()
+        {
+            if (!found.isEmpty())
+                call.respond(json(200, found));
+            else
+                searchByKey(*routes, call, call.params[0], true);
+        }
+    };
+    auto state = std::make_shared<State>();
+    state->routes = &r;
+    state->call = call;
+    for (const QueuePtr &queue : queues) {
+        const auto page = [state, queue, id](uint64_t from) {
+            queue->browse(from, kMaxPage, [state, queue, id](ferry_status st,
+                                                           std::vector<std::pair<uint64_t, MessagePtr>> messages,
+                                                           uint64_t, const std::string &) {
+                if (st != FERRY_OK)
+                    return;
+                for (const auto &[offset, m] : messages) {
+                    if (messageIdHex(m->id) != id)
+                        continue;
+                    QJsonObject o = messageJson(offset, *m);
+                    const std::string &name = queue->name();
+                    if (isClientQueue(queue)) {
+                        const auto [vhost, plain] = Router::split(name);
+                        o.insert("vhost", q(vhost));
+                        o.insert("queue", q(plain));
+                    } else if (const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR); colon != std::string::npos) {
+                        o.insert("topic", q(name.substr(0, colon)));
+                        o.insert("queue_id", static_cast<qint64>(std::strtoul(name.c_str() + colon + 1, nullptr, 10)));
+                    }
+                    std::lock_guard lock(state->mutex);
+                    if (state->found.isEmpty())
+                        state->found = o;
+                    return;
+                }
+            });
+        };
+        if (!queue->durable()) {
+            page(queue->low()); // in memory: no time index
+            continue;
+        }
+        queue->seekTime(ms, [page](ferry_status st, uint64_t from, const std::string &) {
+            if (st == FERRY_OK)
+                page(from);
+        });
+    }
+}
+
+// The message a protocol plugin's own id names (resolve_message_id: RocketMQ's offset msgId), if any plugin knows it.
+std::optional<std::pair<QueuePtr, uint64_t>> resolveProtocolId(const AdminRoutes &r, const std::string &id)
+{
+    std::optional<std::pair<QueuePtr, uint64_t>> found;
+    forEachProtocolInstance([&](const LoadedPlugin &plugin, ferry_protocol *instance) {
+        uint64_t queueId = 0, offset = 0;
+        if (found || plugin.protocol.resolve_message_id == nullptr ||
+            plugin.protocol.resolve_message_id(instance, id.data(), id.size(), &queueId, &offset) != FERRY_OK)
+            return;
+        if (QueuePtr queue = r.context().queues->findById(queueId); queue && !(queue->flags() & Queue::kInternalStore))
+            found.emplace(queue, offset);
+    });
+    return found;
+}
+
+// GET /api/v1/messages/{id}: a protocol's own id (RocketMQ's offset msgId), else a kernel id (32 hex digits), else a
+// key or RocketMQ client message id (UNIQ_KEY; the key index): the first that names a stored message.
+void getMessage(const AdminRoutes &r, AdminCall &call)
+{
+    const std::string id = call.params[0];
+    const auto byKernelIdOrKey = [&r](AdminCall &c, const std::string &text) {
+        uint64_t ms = 0;
+        if (kernelIdTime(text, &ms))
+            getByKernelId(r, c, text, ms);
+        else
+            searchByKey(r, c, text, true);
+    };
+    const auto resolved = resolveProtocolId(r, id);
+    if (!resolved) {
+        byKernelIdOrKey(call, id);
+        return;
+    }
+    const auto [queue, offset] = *resolved;
+    auto keep = std::make_shared<AdminCall>(call);
+    queue->browse(offset, 1, [keep, queue, offset = offset, byKernelIdOrKey, id](
+                                 ferry_status st, std::vector<std::pair<uint64_t, MessagePtr>> messages, uint64_t,
+                                 const std::string &) {
+        if (st != FERRY_OK || messages.empty() || messages.front().first != offset) {
+            byKernelIdOrKey(*keep, id);
+            return;
+        }
+        QJsonObject o = messageJson(offset, *messages.front().second);
+        const std::string &name = queue->name();
+        if (const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
+            (queue->flags() & Queue::kCursorQueue) && colon != std::string::npos) {
+            o.insert("topic", q(name.substr(0, colon)));
+            o.insert("queue_id", static_cast<qint64>(std::strtoul(name.c_str() + colon + 1, nullptr, 10)));
+        } else {
+            const auto [vhost, plain] = Router::split(name);
+            o.insert("vhost", q(vhost));
+            o.insert("queue", q(plain));
+        }
+        keep->respond(json(200, o));
+    });
+}
 
 // ---- publishing
 

@@ -1,7 +1,9 @@
 // plugin.cpp -- the C ABI surface of the rocket-protocol plugin: descriptor, config keys (section `rocket`),
 // listeners and the ferry_protocol_vtable. Every hook body runs inside ferry::sdk::guard, so no exception crosses
 // the ABI. Threading follows ferry_protocol.h (see RocketPlugin.h).
+#include "MessageMapping.h"
 #include "RocketPlugin.h"
+#include "codec/MessageFormat.h"
 
 #include <ferry/ferry_protocol.h>
 #include <ferry/sdk.hpp>
@@ -322,6 +324,18 @@ void listGroupMembers(ferry_protocol *instance, ferry_group_member_sink sink, vo
     });
 }
 
+ferry_status resolveMessageId(ferry_protocol *, const char *id, size_t idLen, uint64_t *queueId, uint64_t *offset)
+{
+    return guard(nullptr, 0, [&] {
+        const auto decoded = rocket::decodeOffsetMsgId(std::string_view(id, idLen));
+        if (!decoded)
+            return FERRY_E_NOT_FOUND;
+        *queueId = rocket::physicalQueueId(decoded->second);
+        *offset = rocket::physicalQueueOffset(decoded->second);
+        return FERRY_OK;
+    });
+}
+
 void shutdown(ferry_protocol *instance) { delete instance; }
 
 ferry_protocol_vtable makeVtable()
@@ -342,6 +356,7 @@ ferry_protocol_vtable makeVtable()
     v.on_connect = onConnect;
     v.on_instance_timer = onInstanceTimer;
     v.list_group_members = listGroupMembers;
+    v.resolve_message_id = resolveMessageId;
     return v;
 }
 
