@@ -261,40 +261,27 @@ void resetOffset(const AdminRoutes &r, AdminCall &call)
             ids.push_back(i);
     }
     logChange(call, "reset offsets of group '" + group + "' on topic '" + topic + "'");
-    struct State {
-        std::mutex mutex;
-        std::vector<QJsonObject> results;
-        std::atomic<size_t> left{0};
-    };
-    auto state = std::make_shared<State>();
-    state->results.resize(ids.size());
-    state->left = ids.size();
     auto respond = call.respond;
+    auto slots = ResultSlots::create(ids.size(), [respond](std::vector<QJsonObject> results) {
+        QJsonArray out;
+        qint64 failed = 0;
+        for (const QJsonObject &o : results) {
+            failed += o.value("ok").toBool() ? 0 : 1;
+            out.append(o);
+        }
+        if (failed == 0)
+            respond(json(200, QJsonObject{{"results", out}}));
+        else
+            respond(json(500, QJsonObject{{"error", "internal_error"},
+                                          {"reason", q(std::to_string(failed) + " of " + std::to_string(out.size()) +
+                                                       " queues were not reset")},
+                                          {"results", out}}));
+    });
     const uint64_t value = static_cast<uint64_t>(target.toInteger());
     for (size_t i = 0; i < ids.size(); ++i) {
         const uint32_t id = ids[i];
         QueuePtr queue = r.context().queues->find(TopicRegistry::queueName(topic, id));
-        const auto finishOne = [state, respond, i](QJsonObject result) {
-            {
-                std::lock_guard lock(state->mutex);
-                state->results[i] = std::move(result);
-            }
-            if (state->left.fetch_sub(1) != 1)
-                return;
-            QJsonArray out;
-            qint64 failed = 0;
-            for (const QJsonObject &o : state->results) {
-                failed += o.value("ok").toBool() ? 0 : 1;
-                out.append(o);
-            }
-            if (failed == 0)
-                respond(json(200, QJsonObject{{"results", out}}));
-            else
-                respond(json(500, QJsonObject{{"error", "internal_error"},
-                                              {"reason", q(std::to_string(failed) + " of " + std::to_string(out.size()) +
-                                                           " queues were not reset")},
-                                              {"results", out}}));
-        };
+        const auto finishOne = [slots, i](QJsonObject result) { slots->set(i, std::move(result)); };
         if (!queue) {
             finishOne(QJsonObject{{"queue_id", static_cast<qint64>(id)}, {"ok", false}, {"error", "no such queue"}});
             continue;

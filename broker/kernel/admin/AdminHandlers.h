@@ -17,9 +17,12 @@
 #include <QJsonValue>
 #include <QString>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,6 +68,38 @@ QJsonArray tagsJson(const std::string &tags);
 
 // Bytes the files under dir hold (the data directory's size on disk).
 uint64_t directoryBytes(const std::filesystem::path &dir);
+
+// One JSON result per item of a batch (a resend, an offset reset, a search page) whose answers arrive on any thread:
+// done(results, in item order) runs once, on the thread of the last set(); at once for an empty batch.
+class ResultSlots {
+public:
+    static std::shared_ptr<ResultSlots> create(size_t count, std::function<void(std::vector<QJsonObject>)> done)
+    {
+        auto slots = std::shared_ptr<ResultSlots>(new ResultSlots(count, std::move(done)));
+        if (count == 0)
+            slots->done_({});
+        return slots;
+    }
+    void set(size_t index, QJsonObject result)
+    {
+        {
+            std::lock_guard lock(mutex_);
+            results_[index] = std::move(result);
+        }
+        if (left_.fetch_sub(1) == 1)
+            done_(std::move(results_));
+    }
+
+private:
+    ResultSlots(size_t count, std::function<void(std::vector<QJsonObject>)> done)
+        : results_(count), left_(count), done_(std::move(done))
+    {
+    }
+    std::mutex mutex_;
+    std::vector<QJsonObject> results_;
+    std::atomic<size_t> left_;
+    std::function<void(std::vector<QJsonObject>)> done_;
+};
 
 using RouteHandler = void (*)(const AdminRoutes &, AdminCall &);
 using AddRoute = std::function<void(const char *method, const char *pattern, Access access, RouteHandler handler)>;

@@ -363,43 +363,32 @@ void searchByKey(const AdminRoutes &r, AdminCall &call, const std::string &key, 
         return;
     }
     // Read each hit (an entry whose message is gone, removed by retention, is left out).
-    struct State {
-        std::mutex mutex;
-        std::vector<QJsonObject> found;
-        std::atomic<size_t> left{0};
-    };
-    auto state = std::make_shared<State>();
-    state->found.resize(page.size());
-    state->left = page.size();
     auto respond = call.respond;
+    auto slots = ResultSlots::create(page.size(), [respond, first, total, to](std::vector<QJsonObject> found) {
+        QJsonArray out;
+        for (const QJsonObject &o : found)
+            if (!o.isEmpty())
+                out.append(o);
+        if (first) {
+            respond(out.isEmpty() ? jsonError(404, "not_found", "the message was removed") : json(200, out.first()));
+            return;
+        }
+        respond(json(200, QJsonObject{{"messages", out},
+                                      {"total", static_cast<qint64>(total)},
+                                      {"next_offset", static_cast<qint64>(to)}}));
+    });
     for (size_t i = 0; i < page.size(); ++i) {
         const Found f = page[i];
-        f.queue->browse(f.offset, 1,
-                        [state, i, f, respond, first, total, to](ferry_status st,
-                                                                std::vector<std::pair<uint64_t, MessagePtr>> messages,
-                                                                uint64_t, const std::string &) {
-                            if (st == FERRY_OK && !messages.empty() && messages.front().first == f.offset) {
-                                QJsonObject o = messageJson(f.offset, *messages.front().second);
-                                o.insert("topic", q(f.topic));
-                                o.insert("queue_id", static_cast<qint64>(f.queueId));
-                                std::lock_guard lock(state->mutex);
-                                state->found[i] = o;
-                            }
-                            if (state->left.fetch_sub(1) != 1)
-                                return;
-                            QJsonArray out;
-                            for (const QJsonObject &o : state->found)
-                                if (!o.isEmpty())
-                                    out.append(o);
-                            if (first) {
-                                respond(out.isEmpty() ? jsonError(404, "not_found", "the message was removed")
-                                                      : json(200, out.first()));
-                                return;
-                            }
-                            respond(json(200, QJsonObject{{"messages", out},
-                                                          {"total", static_cast<qint64>(total)},
-                                                          {"next_offset", static_cast<qint64>(to)}}));
-                        });
+        f.queue->browse(f.offset, 1, [slots, i, f](ferry_status st, std::vector<std::pair<uint64_t, MessagePtr>> messages,
+                                                   uint64_t, const std::string &) {
+            QJsonObject o;
+            if (st == FERRY_OK && !messages.empty() && messages.front().first == f.offset) {
+                o = messageJson(f.offset, *messages.front().second);
+                o.insert("topic", q(f.topic));
+                o.insert("queue_id", static_cast<qint64>(f.queueId));
+            }
+            slots->set(i, o);
+        });
     }
 }
 
@@ -768,35 +757,18 @@ bool destinationFromJson(const AdminRoutes &r, const QJsonObject &o, Destination
 void resendOffsets(const AdminRoutes &r, AdminCall &call, const Source &source, std::vector<uint64_t> offsets,
                    std::optional<Destination> destination)
 {
-    struct State {
-        std::mutex mutex;
-        std::vector<QJsonObject> results;
-        std::atomic<size_t> left{0};
-    };
-    auto state = std::make_shared<State>();
-    state->results.resize(offsets.size());
-    state->left = offsets.size();
     auto respond = call.respond;
     Router *router = r.context().router;
-    const auto finishOne = [state, respond](size_t i, QJsonObject result) {
-        {
-            std::lock_guard lock(state->mutex);
-            state->results[i] = std::move(result);
-        }
-        if (state->left.fetch_sub(1) != 1)
-            return;
+    auto slots = ResultSlots::create(offsets.size(), [respond](std::vector<QJsonObject> results) {
         QJsonArray out;
         qint64 ok = 0;
-        for (const QJsonObject &o : state->results) {
+        for (const QJsonObject &o : results) {
             ok += o.value("ok").toBool() ? 1 : 0;
             out.append(o);
         }
         respond(json(200, QJsonObject{{"results", out}, {"resent", ok}, {"failed", out.size() - ok}}));
-    };
-    if (offsets.empty()) {
-        respond(json(200, QJsonObject{{"results", QJsonArray{}}, {"resent", 0}, {"failed", 0}}));
-        return;
-    }
+    });
+    const auto finishOne = [slots](size_t i, QJsonObject result) { slots->set(i, std::move(result)); };
     for (size_t i = 0; i < offsets.size(); ++i) {
         const uint64_t offset = offsets[i];
         source.queue->browse(offset, 1, [=](ferry_status st, std::vector<std::pair<uint64_t, MessagePtr>> messages,

@@ -285,23 +285,9 @@ bool AuthRegistry::deleteUser(const std::string &name)
         if (users_.erase(name) == 0)
             return false;
         keys.push_back(kUserPrefix + name);
-        for (auto it = permissions_.begin(); it != permissions_.end();) {
-            if (it->first.second == name) {
-                keys.push_back(kPermissionPrefix + it->first.first + FERRY_VHOST_SEPARATOR + name);
-                it = permissions_.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        erasePermissionsLocked([&](const std::string &, const std::string &user) { return user == name; }, keys);
     }
-    storage_.submit(
-        [keys](StorageSession &s) {
-            for (const std::string &key : keys)
-                if (const ferry_status st = s.metaDelete(key); st != FERRY_OK && st != FERRY_E_NOT_FOUND)
-                    return st;
-            return FERRY_OK;
-        },
-        {}, true);
+    deleteMeta(std::move(keys));
     return true;
 }
 
@@ -313,24 +299,36 @@ bool AuthRegistry::deleteVhost(const std::string &name)
         if (vhosts_.erase(name) == 0)
             return false;
         keys.push_back(kVhostPrefix + name);
-        for (auto it = permissions_.begin(); it != permissions_.end();) {
-            if (it->first.first == name) {
-                keys.push_back(kPermissionPrefix + name + FERRY_VHOST_SEPARATOR + it->first.second);
-                it = permissions_.erase(it);
-            } else {
-                ++it;
-            }
+        erasePermissionsLocked([&](const std::string &vhost, const std::string &) { return vhost == name; }, keys);
+    }
+    deleteMeta(std::move(keys));
+    return true;
+}
+
+void AuthRegistry::erasePermissionsLocked(const std::function<bool(const std::string &, const std::string &)> &match,
+                                          std::vector<std::string> &keys)
+{
+    for (auto it = permissions_.begin(); it != permissions_.end();) {
+        const auto &[vhost, user] = it->first;
+        if (match(vhost, user)) {
+            keys.push_back(kPermissionPrefix + vhost + FERRY_VHOST_SEPARATOR + user);
+            it = permissions_.erase(it);
+        } else {
+            ++it;
         }
     }
+}
+
+void AuthRegistry::deleteMeta(std::vector<std::string> keys)
+{
     storage_.submit(
-        [keys](StorageSession &s) {
+        [keys = std::move(keys)](StorageSession &s) {
             for (const std::string &key : keys)
                 if (const ferry_status st = s.metaDelete(key); st != FERRY_OK && st != FERRY_E_NOT_FOUND)
                     return st;
             return FERRY_OK;
         },
         {}, true);
-    return true;
 }
 
 void AuthRegistry::putVhost(const std::string &name)

@@ -19,6 +19,7 @@
 
 #include <QRegularExpression>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -93,6 +94,11 @@ private:
         QRegularExpression configureRe, writeRe, readRe;
     };
     void storePermission(const std::string &user, const std::string &vhost, const Permission &p);
+    // Removes the permissions match(vhost, user) picks, adding their metadata keys to keys. Under mutex_.
+    void erasePermissionsLocked(const std::function<bool(const std::string &, const std::string &)> &match,
+                                std::vector<std::string> &keys);
+    // Deletes metadata keys in storage (asynchronously, in order after earlier writes).
+    void deleteMeta(std::vector<std::string> keys);
 
     StorageEngine &storage_;
     mutable std::shared_mutex mutex_;
