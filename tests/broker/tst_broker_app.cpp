@@ -2,6 +2,8 @@
 // directory (the binary's default), so the storage plugins must be built (the CMake target depends on them); the
 // start/stop cases add the echo test plugin (plugins/echo_protocol.c) through plugins.dirs.
 // Every listener any loaded protocol plugin declares is moved to 127.0.0.1:0, so runs never touch default ports.
+#include "RunningBroker.h"
+
 #include <ferry/ferry_plugin.h>
 
 #include <QDir>
@@ -26,12 +28,7 @@ struct Result {
     bool finished = false;
 };
 
-QProcessEnvironment cleanEnvironment()
-{
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.remove(QStringLiteral("FERRY_CONFIG"));
-    return env;
-}
+QProcessEnvironment cleanEnvironment() { return ferry::test::RunningBroker::cleanEnvironment(); }
 
 // Runs ferry-broker to completion (one-shot commands and start-up failures).
 Result runBroker(const QStringList &arguments, const QString &workingDirectory = QString(),
@@ -128,72 +125,10 @@ QStringList loopbackListeners(const PluginList &plugins)
     return arguments;
 }
 
-// A running broker: started, waited for `ready`, stopped with SIGTERM (QProcess::terminate).
-class RunningBroker {
+// A running broker of this build (tests/support/RunningBroker.h).
+class RunningBroker : public ferry::test::RunningBroker {
 public:
-    bool start(const QStringList &arguments, const QString &workingDirectory = QString())
-    {
-        process_.setProcessEnvironment(cleanEnvironment());
-        if (!workingDirectory.isEmpty())
-            process_.setWorkingDirectory(workingDirectory);
-        process_.start(QStringLiteral(FERRY_BROKER_EXE), arguments);
-        if (!process_.waitForStarted(kCommandTimeoutMs))
-            return false;
-        QElapsedTimer timer;
-        timer.start();
-        while (!out_.contains(QLatin1String("\nready\n")) && !out_.startsWith(QLatin1String("ready\n"))) {
-            if (process_.state() == QProcess::NotRunning || timer.elapsed() > kCommandTimeoutMs)
-                return false;
-            process_.waitForReadyRead(100);
-            out_ += QString::fromUtf8(process_.readAllStandardOutput());
-        }
-        return true;
-    }
-
-    // SIGTERM on POSIX (WM_CLOSE on Windows), then wait for the exit.
-    bool terminate()
-    {
-        process_.terminate();
-        const bool finished = process_.waitForFinished(kCommandTimeoutMs);
-        out_ += QString::fromUtf8(process_.readAllStandardOutput());
-        if (!finished) {
-            process_.kill();
-            process_.waitForFinished(5000);
-        }
-        return finished;
-    }
-
-    ~RunningBroker()
-    {
-        if (process_.state() != QProcess::NotRunning) {
-            process_.kill();
-            process_.waitForFinished(5000);
-        }
-    }
-
-    QString out() const { return out_; }
-    QString err() { return err_ += QString::fromUtf8(process_.readAllStandardError()); }
-    QString describe() { return QStringLiteral("--- stdout\n%1\n--- stderr\n%2").arg(out(), err()); }
-    int exitCode() const { return process_.exitCode(); }
-    QProcess::ExitStatus exitStatus() const { return process_.exitStatus(); }
-
-    // The `listening <key> <host:port>` lines, as key -> address.
-    QMap<QString, QString> listeners() const
-    {
-        QMap<QString, QString> found;
-        const QRegularExpression line(QStringLiteral("^listening (\\S+) (\\S+)$"),
-                                      QRegularExpression::MultilineOption);
-        for (auto it = line.globalMatch(out_); it.hasNext();) {
-            const QRegularExpressionMatch m = it.next();
-            found.insert(m.captured(1), m.captured(2));
-        }
-        return found;
-    }
-
-private:
-    QProcess process_;
-    QString out_;
-    QString err_;
+    RunningBroker() : ferry::test::RunningBroker(QStringLiteral(FERRY_BROKER_EXE)) {}
 };
 
 QString readText(const QString &path)

@@ -1,0 +1,199 @@
+#include "AdminClient.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+
+namespace ferry::console {
+
+AdminClient::AdminClient(QObject *parent) : QObject(parent), network_(new QNetworkAccessManager(this))
+{
+    qRegisterMetaType<OverviewInfo>();
+    qRegisterMetaType<QueueInfo>();
+    qRegisterMetaType<TopicInfo>();
+    qRegisterMetaType<ConnectionInfo>();
+}
+
+void AdminClient::setProfile(const Profile &profile)
+{
+    profile_ = profile;
+    ++generation_;
+    setReachability(Reachability::Unknown, QString());
+}
+
+QString AdminClient::segment(const QString &s)
+{
+    return QString::fromLatin1(QUrl::toPercentEncoding(s));
+}
+
+QString AdminClient::reasonOf(const Answer &answer)
+{
+    if (answer.status == 0)
+        return answer.networkError;
+    const QJsonObject o = QJsonDocument::fromJson(answer.body).object();
+    const QString reason = o.value(QLatin1String("reason")).toString();
+    return QStringLiteral("%1 %2").arg(answer.status).arg(reason.isEmpty() ? QString::fromUtf8(answer.body) : reason);
+}
+
+void AdminClient::setReachability(Reachability r, const QString &detail)
+{
+    if (r == reachability_ && r != Reachability::Unreachable && r != Reachability::Unauthorized)
+        return;
+    reachability_ = r;
+    emit reachabilityChanged(r, detail);
+}
+
+void AdminClient::send(const QByteArray &method, const QString &path, const QByteArray &body, Handler handler)
+{
+    QUrl url = profile_.url;
+    // The path is already percent-encoded segment by segment (segment()); keep it as is.
+    url.setPath(url.path(QUrl::FullyEncoded) + path, QUrl::StrictMode);
+    QNetworkRequest request(url);
+    request.setTransferTimeout(timeoutMs_);
+    request.setRawHeader("Authorization",
+                         "Basic " + (profile_.user + QLatin1Char(':') + profile_.password).toUtf8().toBase64());
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
+    QNetworkReply *reply = network_->sendCustomRequest(request, method, body);
+    const quint64 generation = generation_;
+    connect(reply, &QNetworkReply::finished, this, [this, reply, generation, handler = std::move(handler)] {
+        reply->deleteLater();
+        if (generation != generation_)
+            return; // sent to the broker of another profile
+        Answer answer;
+        answer.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        answer.body = reply->readAll();
+        if (answer.status == 0) {
+            answer.networkError = reply->errorString();
+            setReachability(Reachability::Unreachable,
+                            QStringLiteral("%1 is unreachable: %2").arg(profile_.url.toString(), answer.networkError));
+        } else if (answer.status == 401) {
+            setReachability(Reachability::Unauthorized,
+                            QStringLiteral("%1 refused the credentials of user '%2'").arg(profile_.url.toString(),
+                                                                                         profile_.user));
+        } else {
+            setReachability(Reachability::Ok, QString());
+        }
+        handler(answer);
+    });
+}
+
+namespace {
+
+template <typename T>
+QList<T> listOf(const QByteArray &body)
+{
+    QList<T> out;
+    for (const QJsonValue &v : QJsonDocument::fromJson(body).array())
+        out.append(T::fromJson(v.toObject()));
+    return out;
+}
+
+} // namespace
+
+void AdminClient::fetchOverview()
+{
+    send("GET", QStringLiteral("/api/v1/overview"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit overviewReceived(OverviewInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
+    });
+}
+
+void AdminClient::fetchQueues()
+{
+    send("GET", QStringLiteral("/api/v1/queues"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit queuesReceived(listOf<QueueInfo>(a.body));
+    });
+}
+
+void AdminClient::fetchTopics()
+{
+    send("GET", QStringLiteral("/api/v1/topics"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit topicsReceived(listOf<TopicInfo>(a.body));
+    });
+}
+
+void AdminClient::fetchConnections()
+{
+    send("GET", QStringLiteral("/api/v1/connections"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit connectionsReceived(listOf<ConnectionInfo>(a.body));
+    });
+}
+
+void AdminClient::change(const QString &what, const QByteArray &method, const QString &path, const QByteArray &body,
+                         std::function<void()> then)
+{
+    send(method, path, body, [this, what, then = std::move(then)](const Answer &a) {
+        const bool ok = a.status >= 200 && a.status < 300;
+        emit changeFinished(what, ok, ok ? QString() : reasonOf(a));
+        if (ok && then)
+            then();
+    });
+}
+
+void AdminClient::saveTopic(const TopicSpec &spec)
+{
+    if (const QString invalid = spec.validate(); !invalid.isEmpty()) {
+        emit changeFinished(QStringLiteral("save topic '%1'").arg(spec.name), false, invalid);
+        return;
+    }
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("read_queue_nums"), spec.readQueues},
+                                                      {QStringLiteral("write_queue_nums"), spec.writeQueues},
+                                                      {QStringLiteral("perm"), spec.perm}})
+                                .toJson(QJsonDocument::Compact);
+    change(QStringLiteral("save topic '%1'").arg(spec.name), "PUT", QStringLiteral("/api/v1/topics/") + segment(spec.name),
+           body, [this] { fetchTopics(); });
+}
+
+void AdminClient::deleteTopic(const QString &name)
+{
+    change(QStringLiteral("delete topic '%1'").arg(name), "DELETE", QStringLiteral("/api/v1/topics/") + segment(name), {},
+           [this] { fetchTopics(); });
+}
+
+void AdminClient::declareQueue(const QString &vhost, const QString &name, bool durable)
+{
+    change(QStringLiteral("declare queue '%1'").arg(name), "PUT",
+           QStringLiteral("/api/v1/queues/%1/%2").arg(segment(vhost), segment(name)),
+           QJsonDocument(QJsonObject{{QStringLiteral("durable"), durable}}).toJson(QJsonDocument::Compact),
+           [this] { fetchQueues(); });
+}
+
+void AdminClient::deleteQueue(const QString &vhost, const QString &name)
+{
+    change(QStringLiteral("delete queue '%1'").arg(name), "DELETE",
+           QStringLiteral("/api/v1/queues/%1/%2").arg(segment(vhost), segment(name)), {}, [this] { fetchQueues(); });
+}
+
+void AdminClient::publish(const QString &vhost, const QString &exchange, const QString &routingKey,
+                          const QByteArray &payload)
+{
+    const QString x = exchange.isEmpty() ? QStringLiteral("amq.default") : exchange;
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("routing_key"), routingKey},
+                                                      {QStringLiteral("payload"), QString::fromLatin1(payload.toBase64())},
+                                                      {QStringLiteral("payload_encoding"), QStringLiteral("base64")}})
+                                .toJson(QJsonDocument::Compact);
+    change(QStringLiteral("publish to '%1'").arg(x), "POST",
+           QStringLiteral("/api/v1/exchanges/%1/%2/publish").arg(segment(vhost), segment(x)), body,
+           [this] { fetchQueues(); });
+}
+
+void AdminClient::purgeQueue(const QString &vhost, const QString &name)
+{
+    change(QStringLiteral("purge queue '%1'").arg(name), "DELETE",
+           QStringLiteral("/api/v1/queues/%1/%2/contents").arg(segment(vhost), segment(name)), {},
+           [this] { fetchQueues(); });
+}
+
+void AdminClient::closeConnection(const QString &name)
+{
+    change(QStringLiteral("close connection '%1'").arg(name), "DELETE",
+           QStringLiteral("/api/v1/connections/") + segment(name), {}, [this] { fetchConnections(); });
+}
+
+} // namespace ferry::console

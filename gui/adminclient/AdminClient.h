@@ -1,0 +1,94 @@
+// AdminClient: ferry-console's client of one broker's admin API (docs/admin-api.md). Qt Core + Network only; every
+// request is asynchronous (QNetworkAccessManager), answers arrive as typed signals, so the window never waits and
+// widgets never see JSON.
+//
+// Reachability: every answer updates it. Unreachable (connection refused, timeout, TLS failure) and Unauthorized
+// (401: wrong credentials) are what the console's banner shows; Ok once a request succeeds again.
+// Threading: the thread the object lives on (the GUI thread); signals are emitted from its event loop.
+#pragma once
+
+#include "AdminTypes.h"
+
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QUrl>
+
+#include <functional>
+
+class QNetworkAccessManager;
+class QNetworkReply;
+
+namespace ferry::console {
+
+// A broker the console knows: where it is and who logs in. The password is kept by ProfileStore (the platform's
+// secret store), never in the settings file.
+struct Profile {
+    QString name;
+    QUrl url; // http(s)://host:port of admin.listen
+    QString user;
+    QString password;
+};
+
+class AdminClient : public QObject {
+    Q_OBJECT
+public:
+    enum class Reachability { Unknown, Ok, Unreachable, Unauthorized };
+    Q_ENUM(Reachability)
+
+    explicit AdminClient(QObject *parent = nullptr);
+
+    // Switches broker: requests already sent to the previous one are dropped (their answers are not emitted).
+    void setProfile(const Profile &profile);
+    const Profile &profile() const { return profile_; }
+    Reachability reachability() const { return reachability_; }
+    // How long a request may take before the broker counts as unreachable (default 10 s).
+    void setTimeoutMs(int ms) { timeoutMs_ = ms; }
+
+    // Reads; each answers with its signal below.
+    void fetchOverview();
+    void fetchQueues();
+    void fetchTopics();
+    void fetchConnections();
+
+    // Changes; each answers with changeFinished(what, ok, message) and refetches the list it changed.
+    void saveTopic(const TopicSpec &spec); // create or update
+    void deleteTopic(const QString &name);
+    void declareQueue(const QString &vhost, const QString &name, bool durable);
+    void deleteQueue(const QString &vhost, const QString &name);
+    // A test message through an exchange ("" or "amq.default": the default exchange).
+    void publish(const QString &vhost, const QString &exchange, const QString &routingKey, const QByteArray &payload);
+    void purgeQueue(const QString &vhost, const QString &name);
+    void closeConnection(const QString &name);
+
+signals:
+    void overviewReceived(const ferry::console::OverviewInfo &overview);
+    void queuesReceived(const QList<ferry::console::QueueInfo> &queues);
+    void topicsReceived(const QList<ferry::console::TopicInfo> &topics);
+    void connectionsReceived(const QList<ferry::console::ConnectionInfo> &connections);
+    // what: a sentence ("create topic 'T'"); message: the API's reason when !ok.
+    void changeFinished(const QString &what, bool ok, const QString &message);
+    void reachabilityChanged(ferry::console::AdminClient::Reachability reachability, const QString &detail);
+
+private:
+    struct Answer {
+        int status = 0;          // HTTP status; 0 when there was no HTTP answer
+        QByteArray body;
+        QString networkError;    // when status is 0
+    };
+    using Handler = std::function<void(const Answer &)>;
+    void send(const QByteArray &method, const QString &path, const QByteArray &body, Handler handler);
+    void change(const QString &what, const QByteArray &method, const QString &path, const QByteArray &body,
+                std::function<void()> then);
+    void setReachability(Reachability r, const QString &detail);
+    static QString segment(const QString &s); // percent-encoded path segment ("/" -> "%2F")
+    static QString reasonOf(const Answer &answer);
+
+    QNetworkAccessManager *network_;
+    Profile profile_;
+    quint64 generation_ = 0; // bumped by setProfile: answers of an older generation are dropped
+    int timeoutMs_ = 10000;
+    Reachability reachability_ = Reachability::Unknown;
+};
+
+} // namespace ferry::console

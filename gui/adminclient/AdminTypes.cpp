@@ -1,0 +1,122 @@
+#include "AdminTypes.h"
+
+#include <QJsonArray>
+#include <QRegularExpression>
+
+namespace ferry::console {
+
+namespace {
+
+double rate(const QJsonObject &stats, const char *key)
+{
+    return stats.value(QLatin1String(key)).toObject().value(QLatin1String("rate")).toDouble();
+}
+
+} // namespace
+
+OverviewInfo OverviewInfo::fromJson(const QJsonObject &o)
+{
+    OverviewInfo v;
+    v.productVersion = o.value(QLatin1String("product_version")).toString();
+    v.abi = o.value(QLatin1String("abi")).toString();
+    v.brokerName = o.value(QLatin1String("broker_name")).toString();
+    v.role = o.value(QLatin1String("role")).toString();
+    v.uptimeMs = o.value(QLatin1String("uptime_ms")).toInteger();
+    for (const QJsonValue &p : o.value(QLatin1String("plugins")).toArray()) {
+        const QJsonObject po = p.toObject();
+        v.plugins.append({po.value(QLatin1String("name")).toString(), po.value(QLatin1String("kind")).toString(),
+                          po.value(QLatin1String("version")).toString(), po.value(QLatin1String("abi")).toString()});
+    }
+    for (const QJsonValue &l : o.value(QLatin1String("listeners")).toArray())
+        v.listeners.append({l.toObject().value(QLatin1String("key")).toString(),
+                            l.toObject().value(QLatin1String("address")).toString()});
+    const QJsonObject totals = o.value(QLatin1String("object_totals")).toObject();
+    v.queues = totals.value(QLatin1String("queues")).toInteger();
+    v.exchanges = totals.value(QLatin1String("exchanges")).toInteger();
+    v.topics = totals.value(QLatin1String("topics")).toInteger();
+    v.connections = totals.value(QLatin1String("connections")).toInteger();
+    v.consumers = totals.value(QLatin1String("consumers")).toInteger();
+    const QJsonObject queueTotals = o.value(QLatin1String("queue_totals")).toObject();
+    v.messages = queueTotals.value(QLatin1String("messages")).toInteger();
+    v.messagesReady = queueTotals.value(QLatin1String("messages_ready")).toInteger();
+    v.messagesUnacked = queueTotals.value(QLatin1String("messages_unacknowledged")).toInteger();
+    const QJsonObject stats = o.value(QLatin1String("message_stats")).toObject();
+    v.publishRate = rate(stats, "publish_details");
+    v.deliverRate = rate(stats, "deliver_get_details");
+    const QJsonObject storage = o.value(QLatin1String("storage")).toObject();
+    v.storagePlugin = storage.value(QLatin1String("plugin")).toString();
+    v.storageBytes = storage.value(QLatin1String("bytes")).toInteger();
+    return v;
+}
+
+QueueInfo QueueInfo::fromJson(const QJsonObject &o)
+{
+    QueueInfo v;
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.name = o.value(QLatin1String("name")).toString();
+    v.durable = o.value(QLatin1String("durable")).toBool(true);
+    v.autoDelete = o.value(QLatin1String("auto_delete")).toBool();
+    v.exclusive = o.value(QLatin1String("exclusive")).toBool();
+    v.messages = o.value(QLatin1String("messages")).toInteger();
+    v.ready = o.value(QLatin1String("messages_ready")).toInteger();
+    v.unacked = o.value(QLatin1String("messages_unacknowledged")).toInteger();
+    v.consumers = o.value(QLatin1String("consumers")).toInteger();
+    const QJsonObject stats = o.value(QLatin1String("message_stats")).toObject();
+    v.publishRate = rate(stats, "publish_details");
+    v.deliverRate = rate(stats, "deliver_get_details");
+    v.arguments = o.value(QLatin1String("arguments")).toObject();
+    return v;
+}
+
+TopicInfo TopicInfo::fromJson(const QJsonObject &o)
+{
+    TopicInfo v;
+    v.name = o.value(QLatin1String("name")).toString();
+    v.readQueues = o.value(QLatin1String("read_queue_nums")).toInt();
+    v.writeQueues = o.value(QLatin1String("write_queue_nums")).toInt();
+    v.perm = o.value(QLatin1String("perm")).toInt(6);
+    v.messages = o.value(QLatin1String("messages")).toInteger();
+    for (const QJsonValue &q : o.value(QLatin1String("queues")).toArray()) {
+        const QJsonObject qo = q.toObject();
+        v.queues.append({qo.value(QLatin1String("queue_id")).toInt(), qo.value(QLatin1String("min_offset")).toInteger(),
+                         qo.value(QLatin1String("max_offset")).toInteger(),
+                         qo.value(QLatin1String("messages")).toInteger()});
+    }
+    return v;
+}
+
+ConnectionInfo ConnectionInfo::fromJson(const QJsonObject &o)
+{
+    ConnectionInfo v;
+    v.id = o.value(QLatin1String("id")).toInteger();
+    v.name = o.value(QLatin1String("name")).toString();
+    v.protocol = o.value(QLatin1String("protocol")).toString();
+    v.user = o.value(QLatin1String("user")).toString();
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.client = o.value(QLatin1String("client")).toString();
+    v.peerHost = o.value(QLatin1String("peer_host")).toString();
+    v.peerPort = o.value(QLatin1String("peer_port")).toInt();
+    v.channels = o.value(QLatin1String("channels")).toInt();
+    v.tls = o.value(QLatin1String("ssl")).toBool();
+    v.connectedAt = o.value(QLatin1String("connected_at")).toInteger();
+    v.recvBytes = o.value(QLatin1String("recv_oct")).toInteger();
+    v.sendBytes = o.value(QLatin1String("send_oct")).toInteger();
+    v.recvRate = rate(o, "recv_oct_details");
+    v.sendRate = rate(o, "send_oct_details");
+    return v;
+}
+
+QString TopicSpec::validate() const
+{
+    // RocketMQ's topic names: letters, digits, '%', '|', '-', '_', up to 127 characters.
+    static const QRegularExpression valid(QStringLiteral("^[A-Za-z0-9%|_-]{1,127}$"));
+    if (!valid.match(name).hasMatch())
+        return QStringLiteral("A topic name is 1 to 127 letters, digits, %, |, - or _.");
+    if (readQueues < 1 || readQueues > 1024 || writeQueues < 1 || writeQueues > 1024)
+        return QStringLiteral("Read and write queue counts are 1 to 1024.");
+    if (perm < 0 || perm > 7)
+        return QStringLiteral("Permissions are RocketMQ's bits 0 to 7 (2 read, 4 write).");
+    return QString();
+}
+
+} // namespace ferry::console

@@ -1,0 +1,26 @@
+// The console's list models: one RecordTableModel per admin resource, with its columns. Fed by AdminClient:
+//   connect(client, &AdminClient::queuesReceived, queues, &QueueTableModel::setRecords);
+// Views sort and filter through a QSortFilterProxyModel with sortRole Qt::UserRole.
+#pragma once
+
+#include "AdminTypes.h"
+#include "RecordTableModel.h"
+
+namespace ferry::console {
+
+class QueueTableModel : public RecordTableModel<QueueInfo> {
+public:
+    explicit QueueTableModel(QObject *parent = nullptr);
+};
+
+class TopicTableModel : public RecordTableModel<TopicInfo> {
+public:
+    explicit TopicTableModel(QObject *parent = nullptr);
+};
+
+class ConnectionTableModel : public RecordTableModel<ConnectionInfo> {
+public:
+    explicit ConnectionTableModel(QObject *parent = nullptr);
+};
+
+} // namespace ferry::console
