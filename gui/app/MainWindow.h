@@ -1,0 +1,50 @@
+// MainWindow: ferry-console's window for one broker profile: a banner when the broker is unreachable or refuses the
+// credentials, and the list screens (topics, queues, connections) refreshed every refreshIntervalMs by AdminClient,
+// never blocking (every request is asynchronous). The window's geometry and state are remembered (QSettings).
+#pragma once
+
+#include "AdminClient.h"
+
+#include <QMainWindow>
+
+class QLabel;
+class QTabWidget;
+class QTimer;
+
+namespace ferry::console {
+
+class ConnectionTableModel;
+class ListPage;
+class QueueTableModel;
+class TopicTableModel;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(const Profile &profile, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    AdminClient *client() const { return client_; }
+    void setRefreshIntervalMs(int ms);
+    // Fetches every list now (the timer does it every refreshIntervalMs).
+    void refresh();
+
+private:
+    void onReachability(AdminClient::Reachability reachability, const QString &detail);
+    void newTopic();
+    void editTopic();
+    void deleteTopic();
+    void purgeQueue();
+    void closeConnection();
+
+    AdminClient *client_;
+    QLabel *banner_;
+    QTabWidget *tabs_;
+    QTimer *timer_;
+    TopicTableModel *topics_;
+    QueueTableModel *queues_;
+    ConnectionTableModel *connections_;
+    ListPage *topicsPage_, *queuesPage_, *connectionsPage_;
+};
+
+} // namespace ferry::console
