@@ -2,6 +2,7 @@
 
 #include "AdminTableModels.h"
 #include "ListPage.h"
+#include "OverviewPage.h"
 #include "TopicDialog.h"
 
 #include <QLabel>
@@ -27,6 +28,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     banner_->setStyleSheet(QStringLiteral("background: #fdecea; color: #8a1c1c; padding: 6px"));
     banner_->hide();
 
+    overviewPage_ = new OverviewPage(this);
     topicsPage_ = new ListPage(topics_, QStringLiteral("topicsPage"), this);
     connect(topicsPage_->addAction(tr("&New topic..."), QStringLiteral("newTopic")), &QPushButton::clicked, this,
             &MainWindow::newTopic);
@@ -41,6 +43,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     connect(connectionsPage_->addAction(tr("&Close connection"), QStringLiteral("closeConnection")),
             &QPushButton::clicked, this, &MainWindow::closeConnection);
     tabs_->setObjectName(QStringLiteral("tabs"));
+    tabs_->addTab(overviewPage_, tr("O&verview"));
     tabs_->addTab(topicsPage_, tr("&Topics"));
     tabs_->addTab(queuesPage_, tr("&Queues"));
     tabs_->addTab(connectionsPage_, tr("C&onnections"));
@@ -51,6 +54,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     layout->addWidget(tabs_);
     setCentralWidget(central);
 
+    connect(client_, &AdminClient::overviewReceived, overviewPage_, &OverviewPage::setOverview);
     connect(client_, &AdminClient::topicsReceived, topics_, [this](const QList<TopicInfo> &t) { topics_->setRecords(t); });
     connect(client_, &AdminClient::queuesReceived, queues_, [this](const QList<QueueInfo> &q) { queues_->setRecords(q); });
     connect(client_, &AdminClient::connectionsReceived, connections_,
@@ -80,6 +84,7 @@ void MainWindow::setRefreshIntervalMs(int ms) { timer_->start(ms); }
 
 void MainWindow::refresh()
 {
+    client_->fetchOverview();
     client_->fetchTopics();
     client_->fetchQueues();
     client_->fetchConnections();

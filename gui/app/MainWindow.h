@@ -1,5 +1,5 @@
 // MainWindow: ferry-console's window for one broker profile: a banner when the broker is unreachable or refuses the
-// credentials, and the list screens (topics, queues, connections) refreshed every refreshIntervalMs by AdminClient,
+// credentials, and the overview (with rate charts) and the list screens (topics, queues, connections) refreshed every refreshIntervalMs by AdminClient,
 // never blocking (every request is asynchronous). The window's geometry and state are remembered (QSettings).
 #pragma once
 
@@ -15,6 +15,7 @@ namespace ferry::console {
 
 class ConnectionTableModel;
 class ListPage;
+class OverviewPage;
 class QueueTableModel;
 class TopicTableModel;
 
@@ -44,6 +45,7 @@ private:
     TopicTableModel *topics_;
     QueueTableModel *queues_;
     ConnectionTableModel *connections_;
+    OverviewPage *overviewPage_;
     ListPage *topicsPage_, *queuesPage_, *connectionsPage_;
 };
 

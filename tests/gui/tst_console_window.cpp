@@ -2,12 +2,14 @@
 // the banner for an unreachable broker and for wrong credentials, and a topic created by clicking through the
 // dialog (which refuses invalid input first) showing up in the topics list.
 #include "MainWindow.h"
+#include "OverviewPage.h"
 #include "RunningBroker.h"
 #include "TopicDialog.h"
 
 #include <QApplication>
 #include <QDialogButtonBox>
 #include <QLabel>
+#include <QLineSeries>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -86,6 +88,28 @@ private slots:
         auto *table = fine.findChild<QWidget *>(QStringLiteral("connectionsPage"))->findChild<QTableView *>();
         QTRY_VERIFY_WITH_TIMEOUT(table->model()->rowCount() > 0, 10000); // its own admin connections
         QVERIFY(!fine.findChild<QLabel *>(QStringLiteral("banner"))->isVisible());
+    }
+
+    void overviewShowsTheBrokerAndChartsRates()
+    {
+        MainWindow window(profile_);
+        window.show();
+        auto *page = window.findChild<OverviewPage *>(QStringLiteral("overviewPage"));
+        QVERIFY(page);
+        auto *summary = page->findChild<QLabel *>(QStringLiteral("summary"));
+        auto *plugins = page->findChild<QLabel *>(QStringLiteral("plugins"));
+        auto *listeners = page->findChild<QLabel *>(QStringLiteral("listeners"));
+        QTRY_VERIFY_WITH_TIMEOUT(summary->text().contains(QStringLiteral("ASYNC_MASTER")), 10000);
+        QVERIFY2(summary->text().startsWith(QStringLiteral("Ferry ")), qPrintable(summary->text()));
+        QVERIFY2(plugins->text().contains(QStringLiteral("rocket")) && plugins->text().contains(QStringLiteral("file")),
+                 qPrintable(plugins->text()));
+        QVERIFY2(listeners->text().contains(QStringLiteral("admin.listen")), qPrintable(listeners->text()));
+        const int points = page->publishSeries()->count();
+        QVERIFY(points >= 1);
+        window.refresh(); // each overview adds a point to each rate series
+        QTRY_VERIFY_WITH_TIMEOUT(page->publishSeries()->count() > points, 10000);
+        QCOMPARE(page->deliverSeries()->count(), page->publishSeries()->count());
+        QVERIFY(page->publishSeries()->at(points).x() >= page->publishSeries()->at(0).x());
     }
 
     void createTopicThroughTheDialog()
