@@ -14,6 +14,10 @@ AdminClient::AdminClient(QObject *parent) : QObject(parent), network_(new QNetwo
     qRegisterMetaType<QueueInfo>();
     qRegisterMetaType<TopicInfo>();
     qRegisterMetaType<ConnectionInfo>();
+    qRegisterMetaType<MessagePage>();
+    qRegisterMetaType<MessageInfo>();
+    qRegisterMetaType<DeadLetterQueueInfo>();
+    qRegisterMetaType<ResendResult>();
 }
 
 void AdminClient::setProfile(const Profile &profile)
@@ -48,8 +52,12 @@ void AdminClient::setReachability(Reachability r, const QString &detail)
 void AdminClient::send(const QByteArray &method, const QString &path, const QByteArray &body, Handler handler)
 {
     QUrl url = profile_.url;
-    // The path is already percent-encoded segment by segment (segment()); keep it as is.
-    url.setPath(url.path(QUrl::FullyEncoded) + path, QUrl::StrictMode);
+    // The path is already percent-encoded segment by segment (segment()); keep it as is. A "?query" goes to the
+    // URL's query.
+    const qsizetype question = path.indexOf(QLatin1Char('?'));
+    url.setPath(url.path(QUrl::FullyEncoded) + path.left(question), QUrl::StrictMode);
+    if (question >= 0)
+        url.setQuery(path.mid(question + 1), QUrl::StrictMode);
     QNetworkRequest request(url);
     request.setTransferTimeout(timeoutMs_);
     request.setRawHeader("Authorization",
@@ -122,6 +130,153 @@ void AdminClient::fetchConnections()
     send("GET", QStringLiteral("/api/v1/connections"), {}, [this](const Answer &a) {
         if (a.status == 200)
             emit connectionsReceived(listOf<ConnectionInfo>(a.body));
+    });
+}
+
+void AdminClient::fetchDeadLetters()
+{
+    send("GET", QStringLiteral("/api/v1/dead-letters"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit deadLettersReceived(listOf<DeadLetterQueueInfo>(a.body));
+    });
+}
+
+QString AdminClient::messagesPath(const MessageSource &source)
+{
+    switch (source.kind) {
+    case MessageSource::Kind::Queue:
+        return QStringLiteral("/api/v1/queues/%1/%2/messages").arg(segment(source.vhost), segment(source.name));
+    case MessageSource::Kind::TopicQueue:
+        return QStringLiteral("/api/v1/topics/%1/messages").arg(segment(source.name));
+    case MessageSource::Kind::AmqpDeadLetters:
+        return QStringLiteral("/api/v1/dead-letters/amqp/%1/%2/messages").arg(segment(source.vhost), segment(source.name));
+    case MessageSource::Kind::RocketDeadLetters:
+        return QStringLiteral("/api/v1/dead-letters/rocketmq/%1/messages").arg(segment(source.name));
+    }
+    return QString();
+}
+
+namespace {
+
+MessagePage pageOf(const MessageSource &source, const QByteArray &body)
+{
+    const QJsonObject o = QJsonDocument::fromJson(body).object();
+    MessagePage page;
+    page.source = source;
+    for (const QJsonValue &m : o.value(QLatin1String("messages")).toArray())
+        page.messages.append(MessageInfo::fromJson(m.toObject()));
+    page.nextOffset = o.value(QLatin1String("next_offset")).toInteger();
+    page.minOffset = o.value(QLatin1String("min_offset")).toInteger();
+    page.maxOffset = o.value(QLatin1String("max_offset")).toInteger();
+    return page;
+}
+
+} // namespace
+
+void AdminClient::browse(const MessageSource &source, qint64 offset, int count)
+{
+    QString query = QStringLiteral("?count=%1").arg(count);
+    if (offset >= 0)
+        query += QStringLiteral("&offset=%1").arg(offset);
+    if (source.kind == MessageSource::Kind::TopicQueue || source.kind == MessageSource::Kind::RocketDeadLetters)
+        query += QStringLiteral("&queue_id=%1").arg(source.queueId);
+    send("GET", messagesPath(source) + query, {}, [this, source](const Answer &a) {
+        if (a.status == 200)
+            emit pageReceived(pageOf(source, a.body));
+        else
+            emit changeFinished(QStringLiteral("browse %1").arg(source.describe()), false, reasonOf(a));
+    });
+}
+
+void AdminClient::browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count)
+{
+    QString query = QStringLiteral("?count=%1&begin=%2&end=%3").arg(count).arg(beginMs).arg(endMs);
+    if (source.kind == MessageSource::Kind::TopicQueue || source.kind == MessageSource::Kind::RocketDeadLetters)
+        query += QStringLiteral("&queue_id=%1").arg(source.queueId);
+    send("GET", messagesPath(source) + query, {}, [this, source](const Answer &a) {
+        if (a.status == 200)
+            emit pageReceived(pageOf(source, a.body));
+        else
+            emit changeFinished(QStringLiteral("search %1 by time").arg(source.describe()), false, reasonOf(a));
+    });
+}
+
+void AdminClient::findMessage(const QString &idOrKey)
+{
+    send("GET", QStringLiteral("/api/v1/messages/") + segment(idOrKey), {}, [this, idOrKey](const Answer &a) {
+        if (a.status == 200)
+            emit messageFound(MessageInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
+        else
+            emit changeFinished(QStringLiteral("find message '%1'").arg(idOrKey), false, reasonOf(a));
+    });
+}
+
+void AdminClient::resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize)
+{
+    auto results = std::make_shared<QList<ResendResult>>();
+    emit resendProgress(0, static_cast<int>(offsets.size()));
+    resendBatch(source, offsets, std::max(1, batchSize), results, static_cast<int>(offsets.size()));
+}
+
+void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets, int batchSize,
+                              std::shared_ptr<QList<ResendResult>> results, int total)
+{
+    if (offsets.isEmpty()) {
+        emit resendFinished(*results);
+        return;
+    }
+    const QList<qint64> batch = offsets.mid(0, batchSize);
+    offsets.remove(0, batch.size());
+    QJsonArray list;
+    for (qint64 o : batch)
+        list.append(o);
+    QString path;
+    QJsonObject body{{QStringLiteral("offsets"), list}};
+    switch (source.kind) {
+    case MessageSource::Kind::Queue:
+        path = QStringLiteral("/api/v1/messages/resend");
+        body.insert(QStringLiteral("source"), QJsonObject{{QStringLiteral("vhost"), source.vhost},
+                                                           {QStringLiteral("queue"), source.name}});
+        break;
+    case MessageSource::Kind::TopicQueue:
+        path = QStringLiteral("/api/v1/messages/resend");
+        body.insert(QStringLiteral("source"), QJsonObject{{QStringLiteral("topic"), source.name},
+                                                           {QStringLiteral("queue_id"), source.queueId}});
+        break;
+    case MessageSource::Kind::AmqpDeadLetters:
+    case MessageSource::Kind::RocketDeadLetters:
+        path = messagesPath(source);
+        path.chop(QStringLiteral("messages").size());
+        path += QStringLiteral("resend");
+        break;
+    }
+    send("POST", path, QJsonDocument(body).toJson(QJsonDocument::Compact),
+         [this, source, offsets, batchSize, results, total, batch](const Answer &a) {
+             if (a.status == 200) {
+                 for (const QJsonValue &v : QJsonDocument::fromJson(a.body).object().value(QLatin1String("results")).toArray()) {
+                     const QJsonObject o = v.toObject();
+                     results->append({o.value(QLatin1String("offset")).toInteger(), o.value(QLatin1String("ok")).toBool(),
+                                      o.value(QLatin1String("destination")).toString(),
+                                      o.value(QLatin1String("error")).toString()});
+                 }
+             } else {
+                 for (qint64 o : batch)
+                     results->append({o, false, QString(), reasonOf(a)});
+             }
+             emit resendProgress(static_cast<int>(results->size()), total);
+             resendBatch(source, offsets, batchSize, results, total);
+         });
+}
+
+void AdminClient::exportDeadLettersCsv(const MessageSource &source)
+{
+    QString path = messagesPath(source);
+    path.chop(QStringLiteral("messages").size());
+    send("GET", path + QStringLiteral("export?format=csv"), {}, [this, source](const Answer &a) {
+        if (a.status == 200)
+            emit exportReady(a.body);
+        else
+            emit changeFinished(QStringLiteral("export %1").arg(source.describe()), false, reasonOf(a));
     });
 }
 

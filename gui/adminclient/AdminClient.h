@@ -15,6 +15,7 @@
 #include <QUrl>
 
 #include <functional>
+#include <memory>
 
 class QNetworkAccessManager;
 class QNetworkReply;
@@ -50,6 +51,13 @@ public:
     void fetchQueues();
     void fetchTopics();
     void fetchConnections();
+    void fetchDeadLetters();
+    // A page of messages, not consumed: pageReceived. offset -1: from the source's first message.
+    void browse(const MessageSource &source, qint64 offset, int count);
+    // By any id (kernel id, RocketMQ msgId) or key: messageFound, or changeFinished(false) when there is none.
+    void findMessage(const QString &idOrKey);
+    // The messages of a store-time range (ms since the epoch) of a source: pageReceived.
+    void browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count);
 
     // Changes; each answers with changeFinished(what, ok, message) and refetches the list it changed.
     void saveTopic(const TopicSpec &spec); // create or update
@@ -60,12 +68,23 @@ public:
     void publish(const QString &vhost, const QString &exchange, const QString &routingKey, const QByteArray &payload);
     void purgeQueue(const QString &vhost, const QString &name);
     void closeConnection(const QString &name);
+    // Resends messages of source (a queue, a topic queue or a DLQ) to their origin, in batches of batchSize:
+    // resendProgress after each batch, then resendFinished with every message's result.
+    void resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize = 100);
+    // Every message of a dead-letter queue as CSV (the API's export): exportReady.
+    void exportDeadLettersCsv(const MessageSource &source);
 
 signals:
     void overviewReceived(const ferry::console::OverviewInfo &overview);
     void queuesReceived(const QList<ferry::console::QueueInfo> &queues);
     void topicsReceived(const QList<ferry::console::TopicInfo> &topics);
     void connectionsReceived(const QList<ferry::console::ConnectionInfo> &connections);
+    void deadLettersReceived(const QList<ferry::console::DeadLetterQueueInfo> &queues);
+    void pageReceived(const ferry::console::MessagePage &page);
+    void messageFound(const ferry::console::MessageInfo &message);
+    void resendProgress(int done, int total);
+    void resendFinished(const QList<ferry::console::ResendResult> &results);
+    void exportReady(const QByteArray &csv);
     // what: a sentence ("create topic 'T'"); message: the API's reason when !ok.
     void changeFinished(const QString &what, bool ok, const QString &message);
     void reachabilityChanged(ferry::console::AdminClient::Reachability reachability, const QString &detail);
@@ -82,6 +101,11 @@ private:
                 std::function<void()> then);
     void setReachability(Reachability r, const QString &detail);
     static QString segment(const QString &s); // percent-encoded path segment ("/" -> "%2F")
+    // The path of a source's messages resource (".../messages"), and of its resend (null for a plain queue: the
+    // generic /messages/resend takes it in the body).
+    static QString messagesPath(const MessageSource &source);
+    void resendBatch(const MessageSource &source, QList<qint64> offsets, int batchSize,
+                     std::shared_ptr<QList<ResendResult>> results, int total);
     static QString reasonOf(const Answer &answer);
 
     QNetworkAccessManager *network_;

@@ -106,6 +106,76 @@ ConnectionInfo ConnectionInfo::fromJson(const QJsonObject &o)
     return v;
 }
 
+MessageInfo MessageInfo::fromJson(const QJsonObject &o)
+{
+    MessageInfo v;
+    v.offset = o.value(QLatin1String("offset")).toInteger();
+    v.id = o.value(QLatin1String("id")).toString();
+    v.exchange = o.value(QLatin1String("exchange")).toString();
+    v.routingKey = o.value(QLatin1String("routing_key")).toString();
+    v.tags = o.value(QLatin1String("tags")).toString();
+    v.keys = o.value(QLatin1String("keys")).toString();
+    v.originProtocol = o.value(QLatin1String("origin_protocol")).toString();
+    const QJsonObject props = o.value(QLatin1String("properties")).toObject();
+    for (auto it = props.begin(); it != props.end(); ++it)
+        v.properties.append({it.key(), it.value().toString()});
+    v.persistent = o.value(QLatin1String("persistent")).toBool();
+    v.priority = o.value(QLatin1String("priority")).toInt();
+    v.bornTime = o.value(QLatin1String("born_time")).toInteger();
+    v.storeTime = o.value(QLatin1String("store_time")).toInteger();
+    const QString payload = o.value(QLatin1String("payload")).toString();
+    v.payload = o.value(QLatin1String("payload_encoding")).toString() == QLatin1String("base64")
+                    ? QByteArray::fromBase64(payload.toLatin1())
+                    : payload.toUtf8();
+    const QJsonObject death = o.value(QLatin1String("x_death")).toArray().first().toObject();
+    v.deathReason = death.value(QLatin1String("reason")).toString();
+    v.deathQueue = death.value(QLatin1String("queue")).toString();
+    v.deathCount = death.value(QLatin1String("count")).toInteger();
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.queue = o.value(QLatin1String("queue")).toString();
+    v.topic = o.value(QLatin1String("topic")).toString();
+    v.queueId = o.value(QLatin1String("queue_id")).toInt();
+    return v;
+}
+
+QString MessageSource::describe() const
+{
+    switch (kind) {
+    case Kind::Queue:
+        return QStringLiteral("queue %1 (vhost %2)").arg(name, vhost);
+    case Kind::TopicQueue:
+        return QStringLiteral("topic %1, queue %2").arg(name).arg(queueId);
+    case Kind::AmqpDeadLetters:
+        return QStringLiteral("dead letters in %1 (vhost %2)").arg(name, vhost);
+    case Kind::RocketDeadLetters:
+        return QStringLiteral("dead letters in %1").arg(name);
+    }
+    return name;
+}
+
+MessageSource DeadLetterQueueInfo::source() const
+{
+    MessageSource s;
+    s.kind = kind == QLatin1String("rocketmq") ? MessageSource::Kind::RocketDeadLetters
+                                                : MessageSource::Kind::AmqpDeadLetters;
+    s.vhost = vhost;
+    s.name = name;
+    return s;
+}
+
+DeadLetterQueueInfo DeadLetterQueueInfo::fromJson(const QJsonObject &o)
+{
+    DeadLetterQueueInfo v;
+    v.kind = o.value(QLatin1String("kind")).toString();
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.name = o.value(QLatin1String("name")).toString();
+    v.group = o.value(QLatin1String("group")).toString();
+    for (const QJsonValue &f : o.value(QLatin1String("dead_lettered_from")).toArray())
+        v.deadLetteredFrom << f.toString();
+    v.messages = o.value(QLatin1String("messages")).toInteger();
+    return v;
+}
+
 QString TopicSpec::validate() const
 {
     // RocketMQ's topic names: letters, digits, '%', '|', '-', '_', up to 127 characters.

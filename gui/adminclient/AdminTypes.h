@@ -62,6 +62,58 @@ struct ConnectionInfo {
     static ConnectionInfo fromJson(const QJsonObject &o);
 };
 
+// One stored message as browse, search and the DLQ screens show it.
+struct MessageInfo {
+    qint64 offset = 0;
+    QString id, exchange, routingKey, tags, keys, originProtocol;
+    QList<QPair<QString, QString>> properties; // AMQP headers and content type, RocketMQ user properties
+    bool persistent = false;
+    int priority = 0;
+    qint64 bornTime = 0, storeTime = 0;
+    QByteArray payload;
+    QString deathReason, deathQueue; // the newest x-death entry of a dead-lettered AMQP message
+    qint64 deathCount = 0;
+    // Where it is stored: a client queue (vhost, queue) or a topic queue (topic, queueId).
+    QString vhost, queue, topic;
+    int queueId = 0;
+    QString key() const { return QString::number(offset); }
+    static MessageInfo fromJson(const QJsonObject &o);
+};
+
+// Where messages are browsed from: a client queue, a topic queue, or a dead-letter queue of either protocol.
+struct MessageSource {
+    enum class Kind { Queue, TopicQueue, AmqpDeadLetters, RocketDeadLetters };
+    Kind kind = Kind::Queue;
+    QString vhost = QStringLiteral("/"), name; // the queue, the topic or the %DLQ% topic
+    int queueId = 0;
+    QString describe() const;
+};
+
+// One page of a browse.
+struct MessagePage {
+    MessageSource source;
+    QList<MessageInfo> messages;
+    qint64 nextOffset = 0, minOffset = 0, maxOffset = 0;
+};
+
+// A dead-letter queue of either protocol (GET /api/v1/dead-letters).
+struct DeadLetterQueueInfo {
+    QString kind, vhost, name, group;
+    QStringList deadLetteredFrom;
+    qint64 messages = 0;
+    MessageSource source() const;
+    QString key() const { return kind + QLatin1Char('\x1f') + vhost + QLatin1Char('\x1f') + name; }
+    static DeadLetterQueueInfo fromJson(const QJsonObject &o);
+};
+
+// The outcome of resending one message.
+struct ResendResult {
+    qint64 offset = 0;
+    bool ok = false;
+    QString destination, error;
+    QString key() const { return QString::number(offset); }
+};
+
 // What a topic dialog sends: PUT /api/v1/topics/{name}.
 struct TopicSpec {
     QString name;
@@ -76,3 +128,7 @@ Q_DECLARE_METATYPE(ferry::console::OverviewInfo)
 Q_DECLARE_METATYPE(ferry::console::QueueInfo)
 Q_DECLARE_METATYPE(ferry::console::TopicInfo)
 Q_DECLARE_METATYPE(ferry::console::ConnectionInfo)
+Q_DECLARE_METATYPE(ferry::console::MessagePage)
+Q_DECLARE_METATYPE(ferry::console::MessageInfo)
+Q_DECLARE_METATYPE(ferry::console::DeadLetterQueueInfo)
+Q_DECLARE_METATYPE(ferry::console::ResendResult)

@@ -1,7 +1,9 @@
 #include "MainWindow.h"
 
 #include "AdminTableModels.h"
+#include "DeadLettersPage.h"
 #include "ListPage.h"
+#include "MessagesPage.h"
 #include "OverviewPage.h"
 #include "TopicDialog.h"
 
@@ -42,11 +44,15 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     connectionsPage_ = new ListPage(connections_, QStringLiteral("connectionsPage"), this);
     connect(connectionsPage_->addAction(tr("&Close connection"), QStringLiteral("closeConnection")),
             &QPushButton::clicked, this, &MainWindow::closeConnection);
+    messagesPage_ = new MessagesPage(client_, this);
+    deadLettersPage_ = new DeadLettersPage(client_, this);
     tabs_->setObjectName(QStringLiteral("tabs"));
     tabs_->addTab(overviewPage_, tr("O&verview"));
     tabs_->addTab(topicsPage_, tr("&Topics"));
     tabs_->addTab(queuesPage_, tr("&Queues"));
     tabs_->addTab(connectionsPage_, tr("C&onnections"));
+    tabs_->addTab(messagesPage_, tr("&Messages"));
+    tabs_->addTab(deadLettersPage_, tr("&Dead letters"));
 
     auto *central = new QWidget(this);
     auto *layout = new QVBoxLayout(central);
@@ -59,6 +65,8 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     connect(client_, &AdminClient::queuesReceived, queues_, [this](const QList<QueueInfo> &q) { queues_->setRecords(q); });
     connect(client_, &AdminClient::connectionsReceived, connections_,
             [this](const QList<ConnectionInfo> &c) { connections_->setRecords(c); });
+    connect(client_, &AdminClient::queuesReceived, messagesPage_, &MessagesPage::setQueues);
+    connect(client_, &AdminClient::topicsReceived, messagesPage_, &MessagesPage::setTopics);
     connect(client_, &AdminClient::reachabilityChanged, this, &MainWindow::onReachability);
     connect(client_, &AdminClient::changeFinished, this, [this](const QString &what, bool ok, const QString &message) {
         statusBar()->showMessage(ok ? tr("Done: %1").arg(what) : tr("Failed: %1: %2").arg(what, message), 10000);
@@ -88,6 +96,7 @@ void MainWindow::refresh()
     client_->fetchTopics();
     client_->fetchQueues();
     client_->fetchConnections();
+    client_->fetchDeadLetters();
 }
 
 void MainWindow::onReachability(AdminClient::Reachability reachability, const QString &detail)

@@ -1,5 +1,6 @@
 // MainWindow: ferry-console's window for one broker profile: a banner when the broker is unreachable or refuses the
-// credentials, and the overview (with rate charts) and the list screens (topics, queues, connections) refreshed every refreshIntervalMs by AdminClient,
+// credentials, and the overview (with rate charts), the list screens (topics, queues, connections), the message browser and
+// the dead letters refreshed every refreshIntervalMs by AdminClient,
 // never blocking (every request is asynchronous). The window's geometry and state are remembered (QSettings).
 #pragma once
 
@@ -14,7 +15,9 @@ class QTimer;
 namespace ferry::console {
 
 class ConnectionTableModel;
+class DeadLettersPage;
 class ListPage;
+class MessagesPage;
 class OverviewPage;
 class QueueTableModel;
 class TopicTableModel;
@@ -46,6 +49,8 @@ private:
     QueueTableModel *queues_;
     ConnectionTableModel *connections_;
     OverviewPage *overviewPage_;
+    MessagesPage *messagesPage_;
+    DeadLettersPage *deadLettersPage_;
     ListPage *topicsPage_, *queuesPage_, *connectionsPage_;
 };
 

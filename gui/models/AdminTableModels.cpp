@@ -53,4 +53,53 @@ ConnectionTableModel::ConnectionTableModel(QObject *parent)
 {
 }
 
+MessageTableModel::MessageTableModel(QObject *parent)
+    : RecordTableModel<MessageInfo>(
+          {
+              {tr("Offset"), tr("The message's place in its queue"), [](const MessageInfo &m) { return QVariant(m.offset); }},
+              {tr("Stored"), tr("When the broker stored it"),
+               [](const MessageInfo &m) {
+                   return QVariant(QDateTime::fromMSecsSinceEpoch(m.storeTime).toString(Qt::ISODateWithMs));
+               }},
+              {tr("Routing key"), tr("AMQP routing key"), [](const MessageInfo &m) { return QVariant(m.routingKey); }},
+              {tr("Tags"), tr("RocketMQ tags"), [](const MessageInfo &m) { return QVariant(m.tags); }},
+              {tr("Keys"), tr("RocketMQ keys, AMQP message-id"), [](const MessageInfo &m) { return QVariant(m.keys); }},
+              {tr("Size"), tr("Body bytes"), [](const MessageInfo &m) { return QVariant(qint64(m.payload.size())); }},
+              {tr("Dead-letter reason"), tr("Why it was dead-lettered (AMQP)"),
+               [](const MessageInfo &m) { return QVariant(m.deathReason); }},
+              {tr("Id"), tr("The broker's message id"), [](const MessageInfo &m) { return QVariant(m.id); }},
+          },
+          parent)
+{
+}
+
+DeadLetterTableModel::DeadLetterTableModel(QObject *parent)
+    : RecordTableModel<DeadLetterQueueInfo>(
+          {
+              {tr("Kind"), tr("amqp or rocketmq"), [](const DeadLetterQueueInfo &d) { return QVariant(d.kind); }},
+              {tr("Name"), tr("The dead-letter queue or %DLQ% topic"), [](const DeadLetterQueueInfo &d) { return QVariant(d.name); }},
+              {tr("Vhost"), tr("The virtual host"), [](const DeadLetterQueueInfo &d) { return QVariant(d.vhost); }},
+              {tr("Messages"), tr("Dead letters it holds"), [](const DeadLetterQueueInfo &d) { return QVariant(d.messages); }},
+              {tr("From"), tr("The queues (AMQP) or the group (RocketMQ) that dead-letter into it"),
+               [](const DeadLetterQueueInfo &d) {
+                   return QVariant(d.group.isEmpty() ? d.deadLetteredFrom.join(QStringLiteral(", ")) : d.group);
+               }},
+          },
+          parent)
+{
+}
+
+ResendResultModel::ResendResultModel(QObject *parent)
+    : RecordTableModel<ResendResult>(
+          {
+              {tr("Offset"), tr("The message resent"), [](const ResendResult &r) { return QVariant(r.offset); }},
+              {tr("Result"), tr("Whether it was resent"),
+               [](const ResendResult &r) { return QVariant(r.ok ? tr("resent") : tr("failed")); }},
+              {tr("Detail"), tr("Where it went, or why not"),
+               [](const ResendResult &r) { return QVariant(r.ok ? r.destination : r.error); }},
+          },
+          parent)
+{
+}
+
 } // namespace ferry::console

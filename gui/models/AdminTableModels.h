@@ -23,4 +23,19 @@ public:
     explicit ConnectionTableModel(QObject *parent = nullptr);
 };
 
+class MessageTableModel : public RecordTableModel<MessageInfo> {
+public:
+    explicit MessageTableModel(QObject *parent = nullptr);
+};
+
+class DeadLetterTableModel : public RecordTableModel<DeadLetterQueueInfo> {
+public:
+    explicit DeadLetterTableModel(QObject *parent = nullptr);
+};
+
+class ResendResultModel : public RecordTableModel<ResendResult> {
+public:
+    explicit ResendResultModel(QObject *parent = nullptr);
+};
+
 } // namespace ferry::console

@@ -1,16 +1,23 @@
 // tst_console_window: ferry-console's window (gui/app) with the offscreen platform against a real ferry-broker:
 // the banner for an unreachable broker and for wrong credentials, and a topic created by clicking through the
 // dialog (which refuses invalid input first) showing up in the topics list.
+#include "AdminTableModels.h"
+#include "DeadLettersPage.h"
 #include "MainWindow.h"
+#include "MessageView.h"
+#include "MessagesPage.h"
 #include "OverviewPage.h"
 #include "RunningBroker.h"
 #include "TopicDialog.h"
 
 #include <QApplication>
 #include <QDialogButtonBox>
+#include <QComboBox>
 #include <QLabel>
 #include <QLineSeries>
 #include <QLineEdit>
+#include <QProcess>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -48,7 +55,7 @@ private slots:
         QVERIFY(dataDir_.isValid());
         const QStringList args{QStringLiteral("--data-dir"), dataDir_.path(),
                                QStringLiteral("--set"), QStringLiteral("log.console=false"),
-                               QStringLiteral("--set"), QStringLiteral("amqp.listen="),
+                               QStringLiteral("--set"), QStringLiteral("amqp.listen=127.0.0.1:0"),
                                QStringLiteral("--set"), QStringLiteral("rocket.namesrv_listen=127.0.0.1:0"),
                                QStringLiteral("--set"), QStringLiteral("rocket.broker_listen=127.0.0.1:0"),
                                QStringLiteral("--set"), QStringLiteral("replication.listen=127.0.0.1:0"),
@@ -110,6 +117,112 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(page->publishSeries()->count() > points, 10000);
         QCOMPARE(page->deliverSeries()->count(), page->publishSeries()->count());
         QVERIFY(page->publishSeries()->at(points).x() >= page->publishSeries()->at(0).x());
+    }
+
+    void publishBrowseAndFind()
+    {
+        AdminClient setup;
+        setup.setProfile(profile_);
+        QSignalSpy done(&setup, &AdminClient::changeFinished);
+        setup.declareQueue(QStringLiteral("/"), QStringLiteral("browse-me"), true);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 10000);
+        QVERIFY2(done.first().at(1).toBool(), qPrintable(done.first().at(2).toString()));
+
+        MainWindow window(profile_);
+        window.show();
+        auto *page = window.findChild<MessagesPage *>(QStringLiteral("messagesPage"));
+        QVERIFY(page);
+        const QString label = QStringLiteral("queue browse-me (vhost /)");
+        QTRY_VERIFY_WITH_TIMEOUT(page->selectSource(label), 10000);
+        // Publish by typing a body and clicking Publish.
+        QTest::keyClicks(page->findChild<QLineEdit *>(QStringLiteral("payload")), QStringLiteral("{\"hello\":\"console\"}"));
+        QSignalSpy published(window.client(), &AdminClient::changeFinished);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("publish")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(published.count(), 1, 10000);
+        QVERIFY2(published.first().at(1).toBool(), qPrintable(published.first().at(2).toString()));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("browse")), Qt::LeftButton);
+                QTest::qWait(100);
+                return page->model()->rowCount() == 1;
+            }(),
+            10000);
+        const MessageInfo m = page->model()->record(0);
+        QCOMPARE(m.payload, QByteArray("{\"hello\":\"console\"}"));
+        // The body as pretty JSON (chosen by itself for a JSON body), then as hex.
+        QTRY_VERIFY(page->messageView()->bodyText().contains(QStringLiteral("\"hello\": \"console\"")));
+        page->messageView()->setBodyMode(MessageView::BodyMode::Hex);
+        QVERIFY2(page->messageView()->bodyText().startsWith(QStringLiteral("00000000  7b 22 68 65")),
+                 qPrintable(page->messageView()->bodyText()));
+        // Browsing did not consume it; finding it by its id shows it again.
+        auto *search = page->findChild<QLineEdit *>(QStringLiteral("search"));
+        QTest::keyClicks(search, m.id);
+        page->model()->setRecords({});
+        QTest::keyClick(search, Qt::Key_Return);
+        QTRY_COMPARE_WITH_TIMEOUT(page->model()->rowCount(), 1, 10000);
+        QCOMPARE(page->model()->record(0).id, m.id);
+        QCOMPARE(page->model()->record(0).queue, QStringLiteral("browse-me"));
+    }
+
+    void deadLetterResentToTheRealClient()
+    {
+        const QString node = QStandardPaths::findExecutable(QStringLiteral("node"));
+        QVERIFY2(!node.isEmpty(), "node (Debian's nodejs) runs the real amqplib client of this test");
+        QProcess client;
+        client.setProcessChannelMode(QProcess::MergedChannels);
+        client.start(node, {QStringLiteral(FERRY_DLQ_CLIENT),
+                            QStringLiteral("amqp://guest:guest@") + broker_.listeners().value(QStringLiteral("amqp.listen")),
+                            QStringLiteral("gui-orders")});
+        QVERIFY(client.waitForStarted(10000));
+        QString output;
+        const auto waitForLine = [&](const QString &text) {
+            QElapsedTimer timer;
+            timer.start();
+            while (!output.contains(text) && timer.elapsed() < 20000) {
+                client.waitForReadyRead(100);
+                output += QString::fromUtf8(client.readAll());
+            }
+            return output.contains(text);
+        };
+        QVERIFY2(waitForLine(QStringLiteral("dead-lettered")), qPrintable(output));
+
+        MainWindow window(profile_);
+        window.show();
+        auto *page = window.findChild<DeadLettersPage *>(QStringLiteral("deadLettersPage"));
+        QVERIFY(page);
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(page->queues(), 1, QStringLiteral("gui-orders.dlq")) >= 0, 10000);
+        const int row = rowOf(page->queues(), 1, QStringLiteral("gui-orders.dlq"));
+        QCOMPARE(page->queues()->index(row, 3).data(Qt::UserRole).toLongLong(), 1LL);
+        QCOMPARE(page->queues()->index(row, 4).data().toString(), QStringLiteral("gui-orders"));
+        page->open(row);
+        QTRY_COMPARE_WITH_TIMEOUT(page->messages()->rowCount(), 1, 10000);
+        QCOMPARE(page->messages()->record(0).deathReason, QStringLiteral("rejected"));
+
+        // Export as CSV.
+        QTemporaryDir dir;
+        const QString csvPath = dir.filePath(QStringLiteral("dlq.csv"));
+        QSignalSpy exported(page, &DeadLettersPage::exported);
+        page->exportCsvTo(csvPath);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 10000);
+        QVERIFY(exported.first().at(1).toBool());
+        QFile csv(csvPath);
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QString csvText = QString::fromUtf8(csv.readAll());
+        QVERIFY2(csvText.startsWith(QStringLiteral("offset,id,store_time")), qPrintable(csvText));
+        QVERIFY2(csvText.contains(QStringLiteral("gui-orders,rejected")), qPrintable(csvText));
+
+        // Select it and resend: the progress bar fills, the result says where it went, the client gets it again.
+        page->messageTable()->selectRow(0);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("resend")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(page->results()->rowCount(), 1, 10000);
+        QCOMPARE(page->results()->index(0, 1).data().toString(), QStringLiteral("resent"));
+        QCOMPARE(page->results()->index(0, 2).data().toString(), QStringLiteral("queue 'gui-orders'"));
+        QCOMPARE(page->progress()->value(), 1);
+        QCOMPARE(page->progress()->maximum(), 1);
+        QVERIFY2(waitForLine(QStringLiteral("received {\"order\":7,\"items\":[\"a\",\"b\"]} x-death=gui-orders")),
+                 qPrintable(output));
+        client.closeWriteChannel();
+        QVERIFY(client.waitForFinished(10000));
     }
 
     void createTopicThroughTheDialog()

@@ -1,0 +1,147 @@
+#include "DeadLettersPage.h"
+
+#include "AdminClient.h"
+#include "AdminTableModels.h"
+#include "MessageView.h"
+
+#include <QFile>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace ferry::console {
+
+namespace {
+
+QTableView *tableFor(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
+{
+    auto *table = new QTableView(parent);
+    table->setObjectName(objectName);
+    table->setModel(model);
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->verticalHeader()->hide();
+    table->horizontalHeader()->setStretchLastSection(true);
+    return table;
+}
+
+} // namespace
+
+DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
+    : QWidget(parent), client_(client), queues_(new DeadLetterTableModel(this)), messages_(new MessageTableModel(this)),
+      results_(new ResendResultModel(this)), view_(new MessageView(this)), progress_(new QProgressBar(this))
+{
+    setObjectName(QStringLiteral("deadLettersPage"));
+    queueTable_ = tableFor(queues_, QStringLiteral("deadLetterQueues"), this);
+    queueTable_->setSelectionMode(QAbstractItemView::SingleSelection);
+    messageTable_ = tableFor(messages_, QStringLiteral("deadLetters"), this);
+    messageTable_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    resultTable_ = tableFor(results_, QStringLiteral("resendResults"), this);
+    progress_->setObjectName(QStringLiteral("resendProgress"));
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(tr("%v of %m resent"));
+
+    auto *resend = new QPushButton(tr("&Resend to origin"), this);
+    resend->setObjectName(QStringLiteral("resend"));
+    auto *exportButton = new QPushButton(tr("E&xport CSV..."), this);
+    exportButton->setObjectName(QStringLiteral("exportCsv"));
+    connect(resend, &QPushButton::clicked, this, &DeadLettersPage::resendSelected);
+    connect(exportButton, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export dead letters"), QStringLiteral("dead-letters.csv"),
+                                                          tr("CSV files (*.csv)"));
+        if (!path.isEmpty())
+            exportCsvTo(path);
+    });
+    connect(queueTable_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                if (current.isValid())
+                    open(current.row());
+            });
+    connect(messageTable_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                if (current.isValid())
+                    view_->setMessage(messages_->record(current.row()));
+            });
+
+    connect(client_, &AdminClient::deadLettersReceived, queues_,
+            [this](const QList<DeadLetterQueueInfo> &q) { queues_->setRecords(q); });
+    connect(client_, &AdminClient::pageReceived, this, [this](const MessagePage &page) {
+        if (current_ && page.source.kind == current_->kind && page.source.name == current_->name &&
+            page.source.vhost == current_->vhost)
+            messages_->setRecords(page.messages);
+    });
+    connect(client_, &AdminClient::resendProgress, this, [this](int done, int total) {
+        progress_->setRange(0, std::max(1, total));
+        progress_->setValue(done);
+    });
+    connect(client_, &AdminClient::resendFinished, this, [this](const QList<ResendResult> &results) {
+        results_->setRecords(results);
+        client_->fetchDeadLetters();
+    });
+    connect(client_, &AdminClient::exportReady, this, [this](const QByteArray &csv) {
+        if (exportPath_.isEmpty())
+            return;
+        QFile file(exportPath_);
+        const bool ok = file.open(QIODevice::WriteOnly | QIODevice::Truncate) && file.write(csv) == csv.size();
+        emit exported(exportPath_, ok);
+        exportPath_.clear();
+    });
+
+    auto *actions = new QHBoxLayout;
+    actions->addWidget(resend);
+    actions->addWidget(exportButton);
+    actions->addWidget(progress_, 1);
+    auto *right = new QSplitter(Qt::Vertical, this);
+    right->addWidget(messageTable_);
+    right->addWidget(view_);
+    right->addWidget(resultTable_);
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(queueTable_);
+    splitter->addWidget(right);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(splitter, 1);
+    layout->addLayout(actions);
+}
+
+void DeadLettersPage::open(int row)
+{
+    if (row < 0 || row >= queues_->rowCount())
+        return;
+    current_ = queues_->record(row).source();
+    messages_->setRecords({});
+    client_->browse(*current_, -1, 1000);
+}
+
+void DeadLettersPage::resendSelected()
+{
+    if (!current_)
+        return;
+    QList<qint64> offsets;
+    const QModelIndexList rows = messageTable_->selectionModel()->selectedRows();
+    if (rows.isEmpty()) {
+        for (int row = 0; row < messages_->rowCount(); ++row)
+            offsets << messages_->record(row).offset;
+    } else {
+        for (const QModelIndex &index : rows)
+            offsets << messages_->record(index.row()).offset;
+    }
+    std::sort(offsets.begin(), offsets.end());
+    if (!offsets.isEmpty())
+        client_->resend(*current_, offsets);
+}
+
+void DeadLettersPage::exportCsvTo(const QString &path)
+{
+    if (!current_)
+        return;
+    exportPath_ = path;
+    client_->exportDeadLettersCsv(*current_);
+}
+
+} // namespace ferry::console

@@ -1,0 +1,59 @@
+// MessagesPage: the message browser. Pick a queue or a topic queue, browse it page by page without consuming, find a
+// message by id or key, see one message (MessageView), and publish a test message to a queue.
+#pragma once
+
+#include "AdminTypes.h"
+
+#include <QWidget>
+
+#include <optional>
+
+class QComboBox;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTableView;
+
+namespace ferry::console {
+
+class AdminClient;
+class MessageTableModel;
+class MessageView;
+
+class MessagesPage : public QWidget {
+    Q_OBJECT
+public:
+    MessagesPage(AdminClient *client, QWidget *parent = nullptr);
+
+    // The sources offered: every queue, then every queue of every topic (kept when the lists refresh).
+    void setQueues(const QList<QueueInfo> &queues);
+    void setTopics(const QList<TopicInfo> &topics);
+    // Selects the source described by `label` (as the combo shows it); false when there is none.
+    bool selectSource(const QString &label);
+    void browseFromStart();
+    void nextPage();
+    void find(const QString &idOrKey);
+    void publishToSelectedQueue(const QByteArray &payload);
+    MessageTableModel *model() const { return model_; }
+    MessageView *messageView() const { return view_; }
+
+private:
+    void rebuildSources();
+    std::optional<MessageSource> currentSource() const;
+    void showPage(const MessagePage &page);
+
+    AdminClient *client_;
+    QList<QueueInfo> queues_;
+    QList<TopicInfo> topics_;
+    QList<MessageSource> sources_;
+    QComboBox *source_;
+    QSpinBox *count_;
+    QLineEdit *search_;
+    QLineEdit *payload_;
+    QTableView *table_;
+    MessageTableModel *model_;
+    MessageView *view_;
+    qint64 nextOffset_ = -1;
+};
+
+} // namespace ferry::console
