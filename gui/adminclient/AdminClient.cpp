@@ -18,6 +18,7 @@ AdminClient::AdminClient(QObject *parent) : QObject(parent), network_(new QNetwo
     qRegisterMetaType<MessageInfo>();
     qRegisterMetaType<DeadLetterQueueInfo>();
     qRegisterMetaType<ResendResult>();
+    qRegisterMetaType<ReplicationInfo>();
 }
 
 void AdminClient::setProfile(const Profile &profile)
@@ -139,6 +140,22 @@ void AdminClient::fetchDeadLetters()
         if (a.status == 200)
             emit deadLettersReceived(listOf<DeadLetterQueueInfo>(a.body));
     });
+}
+
+void AdminClient::fetchReplication()
+{
+    send("GET", QStringLiteral("/api/v1/replication"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit replicationReceived(ReplicationInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
+    });
+}
+
+void AdminClient::promote(const QString &role, bool force)
+{
+    change(QStringLiteral("promote to %1").arg(role), "POST", QStringLiteral("/api/v1/replication/promote"),
+           QJsonDocument(QJsonObject{{QStringLiteral("role"), role}, {QStringLiteral("force"), force}})
+               .toJson(QJsonDocument::Compact),
+           [this] { fetchReplication(); });
 }
 
 QString AdminClient::messagesPath(const MessageSource &source)

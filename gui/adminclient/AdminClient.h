@@ -52,6 +52,7 @@ public:
     void fetchTopics();
     void fetchConnections();
     void fetchDeadLetters();
+    void fetchReplication();
     // A page of messages, not consumed: pageReceived. offset -1: from the source's first message.
     void browse(const MessageSource &source, qint64 offset, int count);
     // By any id (kernel id, RocketMQ msgId) or key: messageFound, or changeFinished(false) when there is none.
@@ -68,6 +69,8 @@ public:
     void publish(const QString &vhost, const QString &exchange, const QString &routingKey, const QByteArray &payload);
     void purgeQueue(const QString &vhost, const QString &name);
     void closeConnection(const QString &name);
+    // Promotes this broker (a slave) to master with role ("SYNC_MASTER" or "ASYNC_MASTER"); it restarts in place.
+    void promote(const QString &role, bool force);
     // Resends messages of source (a queue, a topic queue or a DLQ) to their origin, in batches of batchSize:
     // resendProgress after each batch, then resendFinished with every message's result.
     void resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize = 100);
@@ -80,6 +83,7 @@ signals:
     void topicsReceived(const QList<ferry::console::TopicInfo> &topics);
     void connectionsReceived(const QList<ferry::console::ConnectionInfo> &connections);
     void deadLettersReceived(const QList<ferry::console::DeadLetterQueueInfo> &queues);
+    void replicationReceived(const ferry::console::ReplicationInfo &replication);
     void pageReceived(const ferry::console::MessagePage &page);
     void messageFound(const ferry::console::MessageInfo &message);
     void resendProgress(int done, int total);

@@ -176,6 +176,53 @@ DeadLetterQueueInfo DeadLetterQueueInfo::fromJson(const QJsonObject &o)
     return v;
 }
 
+ReplicationInfo ReplicationInfo::fromJson(const QJsonObject &o)
+{
+    ReplicationInfo v;
+    v.role = o.value(QLatin1String("role")).toString();
+    v.brokerName = o.value(QLatin1String("brokerName")).toString();
+    v.brokerId = o.value(QLatin1String("brokerId")).toInteger();
+    v.inSyncSlaves = o.value(QLatin1String("inSyncSlaves")).toInteger();
+    ReplicationMember self;
+    self.brokerId = v.brokerId;
+    self.address = o.value(QLatin1String("address")).toString();
+    self.role = v.role;
+    self.state = QStringLiteral("this broker");
+    self.inSync = true;
+    self.connected = true;
+    self.seq = o.value(QLatin1String("seq")).toInteger();
+    const QJsonObject master = o.value(QLatin1String("master")).toObject();
+    if (!master.isEmpty())
+        self.seq = master.value(QLatin1String("appliedSeq")).toInteger();
+    v.members.append(self);
+    for (const QJsonValue &sv : o.value(QLatin1String("slaves")).toArray()) {
+        const QJsonObject so = sv.toObject();
+        ReplicationMember m;
+        m.brokerId = so.value(QLatin1String("brokerId")).toInteger();
+        m.address = so.value(QLatin1String("address")).toString();
+        m.role = QStringLiteral("SLAVE");
+        m.state = so.value(QLatin1String("state")).toString();
+        m.inSync = so.value(QLatin1String("inSync")).toBool();
+        m.connected = true;
+        m.seq = so.value(QLatin1String("replicatedSeq")).toInteger();
+        m.lagBytes = so.value(QLatin1String("lagBytes")).toInteger();
+        m.lagMessages = so.value(QLatin1String("lagMessages")).toInteger();
+        v.members.append(m);
+    }
+    if (!master.isEmpty()) {
+        ReplicationMember m;
+        m.address = master.value(QLatin1String("address")).toString();
+        m.role = QStringLiteral("master");
+        m.state = master.value(QLatin1String("state")).toString();
+        m.inSync = master.value(QLatin1String("inSync")).toBool();
+        m.connected = master.value(QLatin1String("connected")).toBool();
+        m.seq = master.value(QLatin1String("masterSeq")).toInteger();
+        m.lagMessages = master.value(QLatin1String("lagChanges")).toInteger();
+        v.members.append(m);
+    }
+    return v;
+}
+
 QString TopicSpec::validate() const
 {
     // RocketMQ's topic names: letters, digits, '%', '|', '-', '_', up to 127 characters.

@@ -114,6 +114,25 @@ struct ResendResult {
     QString key() const { return QString::number(offset); }
 };
 
+// One member of a replication group as one broker sees it (GET /api/v1/replication): a master lists itself and its
+// slaves; a slave lists itself and its master.
+struct ReplicationMember {
+    qint64 brokerId = 0;
+    QString address, role, state;
+    bool inSync = false, connected = false;
+    qint64 seq = 0, lagBytes = 0, lagMessages = 0;
+    QString key() const { return QString::number(brokerId) + QLatin1Char('@') + address; }
+};
+
+struct ReplicationInfo {
+    QString role, brokerName;
+    qint64 brokerId = 0;
+    qint64 inSyncSlaves = 0;
+    QList<ReplicationMember> members;
+    bool isSlave() const { return role == QLatin1String("SLAVE"); }
+    static ReplicationInfo fromJson(const QJsonObject &o);
+};
+
 // What a topic dialog sends: PUT /api/v1/topics/{name}.
 struct TopicSpec {
     QString name;
@@ -132,3 +151,4 @@ Q_DECLARE_METATYPE(ferry::console::MessagePage)
 Q_DECLARE_METATYPE(ferry::console::MessageInfo)
 Q_DECLARE_METATYPE(ferry::console::DeadLetterQueueInfo)
 Q_DECLARE_METATYPE(ferry::console::ResendResult)
+Q_DECLARE_METATYPE(ferry::console::ReplicationInfo)

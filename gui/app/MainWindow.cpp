@@ -5,6 +5,7 @@
 #include "ListPage.h"
 #include "MessagesPage.h"
 #include "OverviewPage.h"
+#include "ReplicationPage.h"
 #include "TopicDialog.h"
 
 #include <QLabel>
@@ -46,6 +47,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
             &QPushButton::clicked, this, &MainWindow::closeConnection);
     messagesPage_ = new MessagesPage(client_, this);
     deadLettersPage_ = new DeadLettersPage(client_, this);
+    replicationPage_ = new ReplicationPage(client_, this);
     tabs_->setObjectName(QStringLiteral("tabs"));
     tabs_->addTab(overviewPage_, tr("O&verview"));
     tabs_->addTab(topicsPage_, tr("&Topics"));
@@ -53,6 +55,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     tabs_->addTab(connectionsPage_, tr("C&onnections"));
     tabs_->addTab(messagesPage_, tr("&Messages"));
     tabs_->addTab(deadLettersPage_, tr("&Dead letters"));
+    tabs_->addTab(replicationPage_, tr("&Replication"));
 
     auto *central = new QWidget(this);
     auto *layout = new QVBoxLayout(central);
@@ -97,6 +100,7 @@ void MainWindow::refresh()
     client_->fetchQueues();
     client_->fetchConnections();
     client_->fetchDeadLetters();
+    client_->fetchReplication();
 }
 
 void MainWindow::onReachability(AdminClient::Reachability reachability, const QString &detail)

@@ -1,6 +1,6 @@
 // MainWindow: ferry-console's window for one broker profile: a banner when the broker is unreachable or refuses the
 // credentials, and the overview (with rate charts), the list screens (topics, queues, connections), the message browser and
-// the dead letters refreshed every refreshIntervalMs by AdminClient,
+// the dead letters, and replication refreshed every refreshIntervalMs by AdminClient,
 // never blocking (every request is asynchronous). The window's geometry and state are remembered (QSettings).
 #pragma once
 
@@ -19,6 +19,7 @@ class DeadLettersPage;
 class ListPage;
 class MessagesPage;
 class OverviewPage;
+class ReplicationPage;
 class QueueTableModel;
 class TopicTableModel;
 
@@ -51,6 +52,7 @@ private:
     OverviewPage *overviewPage_;
     MessagesPage *messagesPage_;
     DeadLettersPage *deadLettersPage_;
+    ReplicationPage *replicationPage_;
     ListPage *topicsPage_, *queuesPage_, *connectionsPage_;
 };
 

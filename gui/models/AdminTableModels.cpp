@@ -102,4 +102,20 @@ ResendResultModel::ResendResultModel(QObject *parent)
 {
 }
 
+ReplicationMemberModel::ReplicationMemberModel(QObject *parent)
+    : RecordTableModel<ReplicationMember>(
+          {
+              {tr("Broker id"), tr("broker.id: 0 for the master"), [](const ReplicationMember &m) { return QVariant(m.brokerId); }},
+              {tr("Address"), tr("Its replication address"), [](const ReplicationMember &m) { return QVariant(m.address); }},
+              {tr("Role"), tr("ASYNC_MASTER, SYNC_MASTER or SLAVE"), [](const ReplicationMember &m) { return QVariant(m.role); }},
+              {tr("State"), tr("streaming, catching-up, connecting, ..."), [](const ReplicationMember &m) { return QVariant(m.state); }},
+              {tr("In sync"), tr("Has everything shipped"), [](const ReplicationMember &m) { return QVariant(m.inSync); }},
+              {tr("Seq"), tr("The last change shipped, replicated or applied"), [](const ReplicationMember &m) { return QVariant(m.seq); }},
+              {tr("Lag (messages)"), tr("Messages not yet acknowledged"), [](const ReplicationMember &m) { return QVariant(m.lagMessages); }},
+              {tr("Lag (bytes)"), tr("Bytes not yet acknowledged"), [](const ReplicationMember &m) { return QVariant(m.lagBytes); }},
+          },
+          parent)
+{
+}
+
 } // namespace ferry::console

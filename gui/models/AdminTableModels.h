@@ -38,4 +38,9 @@ public:
     explicit ResendResultModel(QObject *parent = nullptr);
 };
 
+class ReplicationMemberModel : public RecordTableModel<ReplicationMember> {
+public:
+    explicit ReplicationMemberModel(QObject *parent = nullptr);
+};
+
 } // namespace ferry::console

@@ -7,9 +7,11 @@
 #include "MessageView.h"
 #include "MessagesPage.h"
 #include "OverviewPage.h"
+#include "ReplicationPage.h"
 #include "RunningBroker.h"
 #include "TopicDialog.h"
 
+#include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QDialogButtonBox>
 #include <QComboBox>
@@ -132,6 +134,7 @@ private slots:
         window.show();
         auto *page = window.findChild<MessagesPage *>(QStringLiteral("messagesPage"));
         QVERIFY(page);
+        QAbstractItemModelTester tester(page->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         const QString label = QStringLiteral("queue browse-me (vhost /)");
         QTRY_VERIFY_WITH_TIMEOUT(page->selectSource(label), 10000);
         // Publish by typing a body and clicking Publish.
@@ -190,6 +193,10 @@ private slots:
         window.show();
         auto *page = window.findChild<DeadLettersPage *>(QStringLiteral("deadLettersPage"));
         QVERIFY(page);
+        const auto mode = QAbstractItemModelTester::FailureReportingMode::QtTest;
+        QAbstractItemModelTester queuesTester(page->queues(), mode);
+        QAbstractItemModelTester messagesTester(page->messages(), mode);
+        QAbstractItemModelTester resultsTester(page->results(), mode);
         QTRY_VERIFY_WITH_TIMEOUT(rowOf(page->queues(), 1, QStringLiteral("gui-orders.dlq")) >= 0, 10000);
         const int row = rowOf(page->queues(), 1, QStringLiteral("gui-orders.dlq"));
         QCOMPARE(page->queues()->index(row, 3).data(Qt::UserRole).toLongLong(), 1LL);
@@ -223,6 +230,55 @@ private slots:
                  qPrintable(output));
         client.closeWriteChannel();
         QVERIFY(client.waitForFinished(10000));
+    }
+
+    void replicationShowsMasterAndSlave()
+    {
+        QTemporaryDir slaveDir;
+        ferry::test::RunningBroker slave{QStringLiteral(FERRY_BROKER_EXE)};
+        const QStringList args{QStringLiteral("--data-dir"), slaveDir.path(),
+                               QStringLiteral("--set"), QStringLiteral("log.console=false"),
+                               QStringLiteral("--set"), QStringLiteral("amqp.listen="),
+                               QStringLiteral("--set"), QStringLiteral("rocket.namesrv_listen=127.0.0.1:0"),
+                               QStringLiteral("--set"), QStringLiteral("rocket.broker_listen=127.0.0.1:0"),
+                               QStringLiteral("--set"), QStringLiteral("replication.listen=127.0.0.1:0"),
+                               QStringLiteral("--set"), QStringLiteral("admin.listen=127.0.0.1:0"),
+                               QStringLiteral("--set"), QStringLiteral("replication.role=SLAVE"),
+                               QStringLiteral("--set"), QStringLiteral("broker.id=1"),
+                               QStringLiteral("--set"),
+                               QStringLiteral("replication.master=") + broker_.listeners().value(QStringLiteral("replication.listen"))};
+        QVERIFY2(slave.start(args), qPrintable(slave.describe()));
+
+        MainWindow window(profile_);
+        window.setRefreshIntervalMs(300);
+        window.show();
+        auto *page = window.findChild<ReplicationPage *>(QStringLiteral("replicationPage"));
+        QVERIFY(page);
+        QAbstractItemModelTester membersTester(page->members(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(page->members(), 2, QStringLiteral("SLAVE")) >= 0 &&
+                                     page->members()->index(rowOf(page->members(), 2, QStringLiteral("SLAVE")), 3)
+                                             .data()
+                                             .toString() == QStringLiteral("streaming"),
+                                 15000);
+        const int master = rowOf(page->members(), 2, QStringLiteral("ASYNC_MASTER"));
+        QVERIFY(master >= 0);
+        QCOMPARE(page->members()->index(master, 0).data(Qt::UserRole).toLongLong(), 0LL);
+        const int slaveRow = rowOf(page->members(), 2, QStringLiteral("SLAVE"));
+        QCOMPARE(page->members()->index(slaveRow, 0).data(Qt::UserRole).toLongLong(), 1LL);
+        QVERIFY2(page->summary()->text().contains(QStringLiteral("ASYNC_MASTER")), qPrintable(page->summary()->text()));
+        QVERIFY(!page->promoteButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(page->lagSeries(1) && page->lagSeries(1)->count() >= 2, 10000); // the lag chart
+
+        // The slave's own view: it is a SLAVE, its master is connected, and it may be promoted.
+        MainWindow slaveWindow({QStringLiteral("slave"),
+                                QUrl(QStringLiteral("http://") + slave.listeners().value(QStringLiteral("admin.listen"))),
+                                QStringLiteral("guest"), QStringLiteral("guest")});
+        slaveWindow.show();
+        auto *slavePage = slaveWindow.findChild<ReplicationPage *>(QStringLiteral("replicationPage"));
+        QTRY_VERIFY_WITH_TIMEOUT(slavePage->summary()->text().contains(QStringLiteral("SLAVE")), 10000);
+        QVERIFY(slavePage->promoteButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(slavePage->members(), 2, QStringLiteral("master")) >= 0, 10000);
+        QVERIFY(slave.terminate());
     }
 
     void createTopicThroughTheDialog()
