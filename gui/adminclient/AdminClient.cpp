@@ -19,6 +19,7 @@ AdminClient::AdminClient(QObject *parent) : QObject(parent), network_(new QNetwo
     qRegisterMetaType<DeadLetterQueueInfo>();
     qRegisterMetaType<ResendResult>();
     qRegisterMetaType<ReplicationInfo>();
+    qRegisterMetaType<GroupInfo>();
 }
 
 void AdminClient::setProfile(const Profile &profile)
@@ -148,6 +149,34 @@ void AdminClient::fetchReplication()
         if (a.status == 200)
             emit replicationReceived(ReplicationInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
     });
+}
+
+void AdminClient::fetchGroups()
+{
+    send("GET", QStringLiteral("/api/v1/consumer-groups"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit groupsReceived(listOf<GroupInfo>(a.body));
+    });
+}
+
+void AdminClient::fetchGroup(const QString &group)
+{
+    send("GET", QStringLiteral("/api/v1/consumer-groups/") + segment(group), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit groupReceived(GroupInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
+    });
+}
+
+void AdminClient::resetOffset(const QString &group, const QString &topic, bool byTime, qint64 value)
+{
+    const QJsonObject body{{QStringLiteral("topic"), topic},
+                           {byTime ? QStringLiteral("timestamp") : QStringLiteral("offset"), value}};
+    change(QStringLiteral("reset the offsets of group '%1' on topic '%2'").arg(group, topic), "POST",
+           QStringLiteral("/api/v1/consumer-groups/%1/reset-offset").arg(segment(group)),
+           QJsonDocument(body).toJson(QJsonDocument::Compact), [this, group] {
+               fetchGroups();
+               fetchGroup(group);
+           });
 }
 
 void AdminClient::promote(const QString &role, bool force)

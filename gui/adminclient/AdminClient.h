@@ -53,6 +53,8 @@ public:
     void fetchConnections();
     void fetchDeadLetters();
     void fetchReplication();
+    void fetchGroups();
+    void fetchGroup(const QString &group);
     // A page of messages, not consumed: pageReceived. offset -1: from the source's first message.
     void browse(const MessageSource &source, qint64 offset, int count);
     // By any id (kernel id, RocketMQ msgId) or key: messageFound, or changeFinished(false) when there is none.
@@ -71,6 +73,9 @@ public:
     void closeConnection(const QString &name);
     // Promotes this broker (a slave) to master with role ("SYNC_MASTER" or "ASYNC_MASTER"); it restarts in place.
     void promote(const QString &role, bool force);
+    // Commits a new offset for every queue of topic in group: to `offset`, or (byTime) to the first message stored at
+    // or after `value` ms since the epoch. The group need not have members.
+    void resetOffset(const QString &group, const QString &topic, bool byTime, qint64 value);
     // Resends messages of source (a queue, a topic queue or a DLQ) to their origin, in batches of batchSize:
     // resendProgress after each batch, then resendFinished with every message's result.
     void resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize = 100);
@@ -84,6 +89,8 @@ signals:
     void connectionsReceived(const QList<ferry::console::ConnectionInfo> &connections);
     void deadLettersReceived(const QList<ferry::console::DeadLetterQueueInfo> &queues);
     void replicationReceived(const ferry::console::ReplicationInfo &replication);
+    void groupsReceived(const QList<ferry::console::GroupInfo> &groups);
+    void groupReceived(const ferry::console::GroupInfo &group);
     void pageReceived(const ferry::console::MessagePage &page);
     void messageFound(const ferry::console::MessageInfo &message);
     void resendProgress(int done, int total);

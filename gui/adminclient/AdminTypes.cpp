@@ -223,6 +223,38 @@ ReplicationInfo ReplicationInfo::fromJson(const QJsonObject &o)
     return v;
 }
 
+GroupInfo GroupInfo::fromJson(const QJsonObject &o)
+{
+    GroupInfo v;
+    v.group = o.value(QLatin1String("group")).toString();
+    v.protocol = o.value(QLatin1String("protocol")).toString();
+    v.model = o.value(QLatin1String("model")).toString();
+    v.lag = o.value(QLatin1String("lag")).toInteger();
+    for (const QJsonValue &t : o.value(QLatin1String("topics")).toArray())
+        v.topics << t.toString();
+    const QJsonValue members = o.value(QLatin1String("members"));
+    if (members.isArray()) {
+        for (const QJsonValue &m : members.toArray()) {
+            const QJsonObject mo = m.toObject();
+            GroupMember member{mo.value(QLatin1String("client_id")).toString(), mo.value(QLatin1String("address")).toString(),
+                               mo.value(QLatin1String("model")).toString(), {}};
+            for (const QJsonValue &t : mo.value(QLatin1String("topics")).toArray())
+                member.topics << t.toString();
+            v.members.append(member);
+        }
+        v.memberCount = o.value(QLatin1String("member_count")).toInteger(v.members.size());
+    } else {
+        v.memberCount = members.toInteger();
+    }
+    for (const QJsonValue &q : o.value(QLatin1String("offsets")).toArray()) {
+        const QJsonObject qo = q.toObject();
+        v.offsets.append({qo.value(QLatin1String("topic")).toString(), qo.value(QLatin1String("queue_id")).toInt(),
+                          qo.value(QLatin1String("broker_offset")).toInteger(),
+                          qo.value(QLatin1String("consumer_offset")).toInteger(-1), qo.value(QLatin1String("lag")).toInteger()});
+    }
+    return v;
+}
+
 QString TopicSpec::validate() const
 {
     // RocketMQ's topic names: letters, digits, '%', '|', '-', '_', up to 127 characters.

@@ -133,6 +133,28 @@ struct ReplicationInfo {
     static ReplicationInfo fromJson(const QJsonObject &o);
 };
 
+// A consumer group (GET /api/v1/consumer-groups[/{group}]).
+struct GroupOffset {
+    QString topic;
+    int queueId = 0;
+    qint64 brokerOffset = 0, consumerOffset = -1, lag = 0;
+    QString key() const { return topic + QLatin1Char(':') + QString::number(queueId); }
+};
+struct GroupMember {
+    QString clientId, address, model;
+    QStringList topics;
+    QString key() const { return clientId; }
+};
+struct GroupInfo {
+    QString group, protocol, model;
+    qint64 memberCount = 0, lag = 0;
+    QStringList topics;
+    QList<GroupMember> members; // the detail only
+    QList<GroupOffset> offsets; // the detail only
+    QString key() const { return group; }
+    static GroupInfo fromJson(const QJsonObject &o);
+};
+
 // What a topic dialog sends: PUT /api/v1/topics/{name}.
 struct TopicSpec {
     QString name;
@@ -152,3 +174,4 @@ Q_DECLARE_METATYPE(ferry::console::MessageInfo)
 Q_DECLARE_METATYPE(ferry::console::DeadLetterQueueInfo)
 Q_DECLARE_METATYPE(ferry::console::ResendResult)
 Q_DECLARE_METATYPE(ferry::console::ReplicationInfo)
+Q_DECLARE_METATYPE(ferry::console::GroupInfo)

@@ -2,6 +2,7 @@
 
 #include "AdminTableModels.h"
 #include "DeadLettersPage.h"
+#include "GroupsPage.h"
 #include "ListPage.h"
 #include "MessagesPage.h"
 #include "OverviewPage.h"
@@ -48,6 +49,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     messagesPage_ = new MessagesPage(client_, this);
     deadLettersPage_ = new DeadLettersPage(client_, this);
     replicationPage_ = new ReplicationPage(client_, this);
+    groupsPage_ = new GroupsPage(client_, this);
     tabs_->setObjectName(QStringLiteral("tabs"));
     tabs_->addTab(overviewPage_, tr("O&verview"));
     tabs_->addTab(topicsPage_, tr("&Topics"));
@@ -55,6 +57,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
     tabs_->addTab(connectionsPage_, tr("C&onnections"));
     tabs_->addTab(messagesPage_, tr("&Messages"));
     tabs_->addTab(deadLettersPage_, tr("&Dead letters"));
+    tabs_->addTab(groupsPage_, tr("Consumer &groups"));
     tabs_->addTab(replicationPage_, tr("&Replication"));
 
     auto *central = new QWidget(this);
@@ -70,6 +73,7 @@ MainWindow::MainWindow(const Profile &profile, QWidget *parent)
             [this](const QList<ConnectionInfo> &c) { connections_->setRecords(c); });
     connect(client_, &AdminClient::queuesReceived, messagesPage_, &MessagesPage::setQueues);
     connect(client_, &AdminClient::topicsReceived, messagesPage_, &MessagesPage::setTopics);
+    connect(client_, &AdminClient::topicsReceived, groupsPage_, &GroupsPage::setTopics);
     connect(client_, &AdminClient::reachabilityChanged, this, &MainWindow::onReachability);
     connect(client_, &AdminClient::changeFinished, this, [this](const QString &what, bool ok, const QString &message) {
         statusBar()->showMessage(ok ? tr("Done: %1").arg(what) : tr("Failed: %1: %2").arg(what, message), 10000);
@@ -101,6 +105,7 @@ void MainWindow::refresh()
     client_->fetchConnections();
     client_->fetchDeadLetters();
     client_->fetchReplication();
+    client_->fetchGroups();
 }
 
 void MainWindow::onReachability(AdminClient::Reachability reachability, const QString &detail)

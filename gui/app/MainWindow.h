@@ -1,6 +1,6 @@
 // MainWindow: ferry-console's window for one broker profile: a banner when the broker is unreachable or refuses the
 // credentials, and the overview (with rate charts), the list screens (topics, queues, connections), the message browser and
-// the dead letters, and replication refreshed every refreshIntervalMs by AdminClient,
+// the dead letters, the consumer groups, and replication refreshed every refreshIntervalMs by AdminClient,
 // never blocking (every request is asynchronous). The window's geometry and state are remembered (QSettings).
 #pragma once
 
@@ -16,6 +16,7 @@ namespace ferry::console {
 
 class ConnectionTableModel;
 class DeadLettersPage;
+class GroupsPage;
 class ListPage;
 class MessagesPage;
 class OverviewPage;
@@ -53,6 +54,7 @@ private:
     MessagesPage *messagesPage_;
     DeadLettersPage *deadLettersPage_;
     ReplicationPage *replicationPage_;
+    GroupsPage *groupsPage_;
     ListPage *topicsPage_, *queuesPage_, *connectionsPage_;
 };
 

@@ -118,4 +118,46 @@ ReplicationMemberModel::ReplicationMemberModel(QObject *parent)
 {
 }
 
+GroupTableModel::GroupTableModel(QObject *parent)
+    : RecordTableModel<GroupInfo>(
+          {
+              {tr("Group"), tr("The consumer group"), [](const GroupInfo &g) { return QVariant(g.group); }},
+              {tr("Protocol"), tr("Whose clients registered it"), [](const GroupInfo &g) { return QVariant(g.protocol); }},
+              {tr("Model"), tr("CLUSTERING or BROADCASTING"), [](const GroupInfo &g) { return QVariant(g.model); }},
+              {tr("Members"), tr("Clients in the group now"), [](const GroupInfo &g) { return QVariant(g.memberCount); }},
+              {tr("Topics"), tr("Subscribed or committed topics"),
+               [](const GroupInfo &g) { return QVariant(g.topics.join(QStringLiteral(", "))); }},
+              {tr("Lag"), tr("Messages not yet consumed"), [](const GroupInfo &g) { return QVariant(g.lag); }},
+          },
+          parent)
+{
+}
+
+GroupOffsetModel::GroupOffsetModel(QObject *parent)
+    : RecordTableModel<GroupOffset>(
+          {
+              {tr("Topic"), tr("The topic"), [](const GroupOffset &o) { return QVariant(o.topic); }},
+              {tr("Queue"), tr("The topic's queue"), [](const GroupOffset &o) { return QVariant(o.queueId); }},
+              {tr("Broker offset"), tr("The queue's end"), [](const GroupOffset &o) { return QVariant(o.brokerOffset); }},
+              {tr("Consumer offset"), tr("Committed by the group; -1: never"),
+               [](const GroupOffset &o) { return QVariant(o.consumerOffset); }},
+              {tr("Lag"), tr("Messages not yet consumed"), [](const GroupOffset &o) { return QVariant(o.lag); }},
+          },
+          parent)
+{
+}
+
+GroupMemberModel::GroupMemberModel(QObject *parent)
+    : RecordTableModel<GroupMember>(
+          {
+              {tr("Client id"), tr("The client's id"), [](const GroupMember &m) { return QVariant(m.clientId); }},
+              {tr("Address"), tr("Where it connects from"), [](const GroupMember &m) { return QVariant(m.address); }},
+              {tr("Model"), tr("CLUSTERING or BROADCASTING"), [](const GroupMember &m) { return QVariant(m.model); }},
+              {tr("Topics"), tr("What it subscribes"),
+               [](const GroupMember &m) { return QVariant(m.topics.join(QStringLiteral(", "))); }},
+          },
+          parent)
+{
+}
+
 } // namespace ferry::console

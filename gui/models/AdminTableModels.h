@@ -43,4 +43,19 @@ public:
     explicit ReplicationMemberModel(QObject *parent = nullptr);
 };
 
+class GroupTableModel : public RecordTableModel<GroupInfo> {
+public:
+    explicit GroupTableModel(QObject *parent = nullptr);
+};
+
+class GroupOffsetModel : public RecordTableModel<GroupOffset> {
+public:
+    explicit GroupOffsetModel(QObject *parent = nullptr);
+};
+
+class GroupMemberModel : public RecordTableModel<GroupMember> {
+public:
+    explicit GroupMemberModel(QObject *parent = nullptr);
+};
+
 } // namespace ferry::console

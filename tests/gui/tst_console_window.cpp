@@ -3,6 +3,7 @@
 // dialog (which refuses invalid input first) showing up in the topics list.
 #include "AdminTableModels.h"
 #include "DeadLettersPage.h"
+#include "GroupsPage.h"
 #include "MainWindow.h"
 #include "MessageView.h"
 #include "MessagesPage.h"
@@ -13,10 +14,15 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QDateTimeEdit>
 #include <QDialogButtonBox>
 #include <QComboBox>
 #include <QLabel>
 #include <QLineSeries>
+#include <QMessageBox>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QRadioButton>
 #include <QLineEdit>
 #include <QProcess>
 #include <QProgressBar>
@@ -25,6 +31,7 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -279,6 +286,92 @@ private slots:
         QVERIFY(slavePage->promoteButton()->isEnabled());
         QTRY_VERIFY_WITH_TIMEOUT(rowOf(slavePage->members(), 2, QStringLiteral("master")) >= 0, 10000);
         QVERIFY(slave.terminate());
+    }
+
+    void closeConnectionFromTheScreen()
+    {
+        const QString amqp = broker_.listeners().value(QStringLiteral("amqp.listen"));
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress(amqp.section(':', 0, 0)), amqp.section(':', 1).toUShort());
+        QVERIFY(socket.waitForConnected(5000));
+        const QString name = QStringLiteral("127.0.0.1:%1 -> %2").arg(socket.localPort()).arg(amqp);
+
+        MainWindow window(profile_);
+        window.show();
+        auto *page = window.findChild<QWidget *>(QStringLiteral("connectionsPage"));
+        auto *table = page->findChild<QTableView *>(QStringLiteral("table"));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                window.refresh();
+                QTest::qWait(50);
+                return rowOf(table->model(), 0, name) >= 0;
+            }(),
+            10000);
+        table->selectRow(rowOf(table->model(), 0, name));
+        // Confirm the question the Close button asks.
+        QTimer::singleShot(0, this, [] {
+            if (auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget()))
+                box->button(QMessageBox::Yes)->click();
+        });
+        QSignalSpy disconnected(&socket, &QTcpSocket::disconnected);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("closeConnection")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(disconnected.count(), 1, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(table->model(), 0, name) < 0, 10000); // the list refreshes after the change
+    }
+
+    void consumerGroupOffsetsReset()
+    {
+        AdminClient setup;
+        setup.setProfile(profile_);
+        QSignalSpy done(&setup, &AdminClient::changeFinished);
+        setup.saveTopic({QStringLiteral("TGroupsGui"), 2, 2, 6});
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 10000);
+        QVERIFY(done.first().at(1).toBool());
+        // Three messages, as a producer would send them (the admin API's topic publish).
+        QNetworkAccessManager network;
+        for (int i = 0; i < 3; ++i) {
+            QNetworkRequest request(QUrl(profile_.url.toString() + QStringLiteral("/api/v1/topics/TGroupsGui/publish")));
+            request.setRawHeader("Authorization", "Basic " + QByteArray("guest:guest").toBase64());
+            request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
+            QNetworkReply *reply = network.post(request, QByteArray(R"({"body":"m","tags":"A"})"));
+            QTRY_VERIFY_WITH_TIMEOUT(reply->isFinished(), 10000);
+            QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+            reply->deleteLater();
+        }
+
+        MainWindow window(profile_);
+        window.show();
+        auto *page = window.findChild<GroupsPage *>(QStringLiteral("groupsPage"));
+        QVERIFY(page);
+        const auto mode = QAbstractItemModelTester::FailureReportingMode::QtTest;
+        QAbstractItemModelTester groupsTester(page->groups(), mode);
+        QAbstractItemModelTester offsetsTester(page->offsets(), mode);
+        QAbstractItemModelTester membersTester(page->members(), mode);
+        auto *topic = page->findChild<QComboBox *>(QStringLiteral("topic"));
+        QTRY_VERIFY_WITH_TIMEOUT(topic->findText(QStringLiteral("TGroupsGui")) >= 0, 10000);
+        topic->setCurrentIndex(topic->findText(QStringLiteral("TGroupsGui")));
+        QTest::keyClicks(page->findChild<QLineEdit *>(QStringLiteral("group")), QStringLiteral("CG_GUI"));
+        page->findChild<QSpinBox *>(QStringLiteral("offset"))->setValue(0);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("resetOffsets")), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(page->groups(), 0, QStringLiteral("CG_GUI")) >= 0, 10000);
+        const int row = rowOf(page->groups(), 0, QStringLiteral("CG_GUI"));
+        QCOMPARE(page->groups()->index(row, 5).data(Qt::UserRole).toLongLong(), 3LL); // lag: all three
+        QTRY_COMPARE_WITH_TIMEOUT(page->offsets()->rowCount(), 2, 10000);
+        for (int r = 0; r < 2; ++r)
+            QCOMPARE(page->offsets()->index(r, 3).data(Qt::UserRole).toLongLong(), 0LL); // consumer offset
+        // To the end (the offset is clamped to each queue's end): no lag left.
+        page->findChild<QSpinBox *>(QStringLiteral("offset"))->setValue(1000000);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("resetOffsets")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            page->groups()->index(rowOf(page->groups(), 0, QStringLiteral("CG_GUI")), 5).data(Qt::UserRole).toLongLong(),
+            0LL, 10000);
+        // By time, from before the messages: all three again.
+        page->findChild<QRadioButton *>(QStringLiteral("byTime"))->setChecked(true);
+        page->findChild<QDateTimeEdit *>(QStringLiteral("time"))->setDateTime(QDateTime::currentDateTime().addSecs(-3600));
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("resetOffsets")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            page->groups()->index(rowOf(page->groups(), 0, QStringLiteral("CG_GUI")), 5).data(Qt::UserRole).toLongLong(),
+            3LL, 10000);
     }
 
     void createTopicThroughTheDialog()
