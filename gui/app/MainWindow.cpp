@@ -9,6 +9,7 @@
 #include "ReplicationPage.h"
 #include "TopicDialog.h"
 
+#include <QCoreApplication>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
@@ -106,6 +107,18 @@ void MainWindow::refresh()
     client_->fetchDeadLetters();
     client_->fetchReplication();
     client_->fetchGroups();
+}
+
+bool MainWindow::saveScreenshots(const QString &dir)
+{
+    bool ok = true;
+    for (int i = 0; i < tabs_->count(); ++i) {
+        tabs_->setCurrentIndex(i);
+        QCoreApplication::processEvents();
+        const QString name = tabs_->widget(i)->objectName().remove(QStringLiteral("Page"));
+        ok &= grab().save(dir + QLatin1Char('/') + name + QStringLiteral(".png"));
+    }
+    return ok;
 }
 
 void MainWindow::onReachability(AdminClient::Reachability reachability, const QString &detail)

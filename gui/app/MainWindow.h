@@ -34,6 +34,8 @@ public:
     void setRefreshIntervalMs(int ms);
     // Fetches every list now (the timer does it every refreshIntervalMs).
     void refresh();
+    // Saves a PNG of every screen into dir as <screen>.png (the README's screenshots); false when one fails.
+    bool saveScreenshots(const QString &dir);
 
 private:
     void onReachability(AdminClient::Reachability reachability, const QString &detail);

@@ -50,7 +50,7 @@ OverviewPage::OverviewPage(QWidget *parent)
     chart->addSeries(publish_);
     chart->addSeries(deliver_);
     timeAxis_->setFormat(QStringLiteral("HH:mm:ss"));
-    rateAxis_->setLabelFormat(QStringLiteral("%.0f"));
+    rateAxis_->setLabelFormat(QStringLiteral("%.1f"));
     rateAxis_->setMin(0);
     chart->addAxis(timeAxis_, Qt::AlignBottom);
     chart->addAxis(rateAxis_, Qt::AlignLeft);
