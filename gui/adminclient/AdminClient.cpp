@@ -224,26 +224,24 @@ void AdminClient::browse(const MessageSource &source, qint64 offset, int count)
     QString query = QStringLiteral("?count=%1").arg(count);
     if (offset >= 0)
         query += QStringLiteral("&offset=%1").arg(offset);
-    if (source.kind == MessageSource::Kind::TopicQueue || source.kind == MessageSource::Kind::RocketDeadLetters)
-        query += QStringLiteral("&queue_id=%1").arg(source.queueId);
-    send("GET", messagesPath(source) + query, {}, [this, source](const Answer &a) {
-        if (a.status == 200)
-            emit pageReceived(pageOf(source, a.body));
-        else
-            emit changeFinished(QStringLiteral("browse %1").arg(source.describe()), false, reasonOf(a));
-    });
+    browsePage(source, query, QStringLiteral("browse %1").arg(source.describe()));
 }
 
 void AdminClient::browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count)
 {
-    QString query = QStringLiteral("?count=%1&begin=%2&end=%3").arg(count).arg(beginMs).arg(endMs);
+    browsePage(source, QStringLiteral("?count=%1&begin=%2&end=%3").arg(count).arg(beginMs).arg(endMs),
+               QStringLiteral("search %1 by time").arg(source.describe()));
+}
+
+void AdminClient::browsePage(const MessageSource &source, QString query, const QString &what)
+{
     if (source.kind == MessageSource::Kind::TopicQueue || source.kind == MessageSource::Kind::RocketDeadLetters)
         query += QStringLiteral("&queue_id=%1").arg(source.queueId);
-    send("GET", messagesPath(source) + query, {}, [this, source](const Answer &a) {
+    send("GET", messagesPath(source) + query, {}, [this, source, what](const Answer &a) {
         if (a.status == 200)
             emit pageReceived(pageOf(source, a.body));
         else
-            emit changeFinished(QStringLiteral("search %1 by time").arg(source.describe()), false, reasonOf(a));
+            emit changeFinished(what, false, reasonOf(a));
     });
 }
 

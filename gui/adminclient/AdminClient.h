@@ -115,6 +115,8 @@ private:
     // The path of a source's messages resource (".../messages"), and of its resend (null for a plain queue: the
     // generic /messages/resend takes it in the body).
     static QString messagesPath(const MessageSource &source);
+    // GET the source's messages with query ("?count=..."); pageReceived, or changeFinished(what, false, reason).
+    void browsePage(const MessageSource &source, QString query, const QString &what);
     void resendBatch(const MessageSource &source, QList<qint64> offsets, int batchSize,
                      std::shared_ptr<QList<ResendResult>> results, int total);
     static QString reasonOf(const Answer &answer);

@@ -2,6 +2,7 @@
 
 #include "AdminClient.h"
 #include "AdminTableModels.h"
+#include "ListPage.h"
 #include "MessageView.h"
 
 #include <QFile>
@@ -17,31 +18,17 @@
 
 namespace ferry::console {
 
-namespace {
-
-QTableView *tableFor(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
-{
-    auto *table = new QTableView(parent);
-    table->setObjectName(objectName);
-    table->setModel(model);
-    table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table->verticalHeader()->hide();
-    table->horizontalHeader()->setStretchLastSection(true);
-    return table;
-}
-
-} // namespace
 
 DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
     : QWidget(parent), client_(client), queues_(new DeadLetterTableModel(this)), messages_(new MessageTableModel(this)),
       results_(new ResendResultModel(this)), view_(new MessageView(this)), progress_(new QProgressBar(this))
 {
     setObjectName(QStringLiteral("deadLettersPage"));
-    queueTable_ = tableFor(queues_, QStringLiteral("deadLetterQueues"), this);
+    queueTable_ = makeTableView(queues_, QStringLiteral("deadLetterQueues"), this);
     queueTable_->setSelectionMode(QAbstractItemView::SingleSelection);
-    messageTable_ = tableFor(messages_, QStringLiteral("deadLetters"), this);
+    messageTable_ = makeTableView(messages_, QStringLiteral("deadLetters"), this);
     messageTable_->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    resultTable_ = tableFor(results_, QStringLiteral("resendResults"), this);
+    resultTable_ = makeTableView(results_, QStringLiteral("resendResults"), this);
     progress_->setObjectName(QStringLiteral("resendProgress"));
     progress_->setRange(0, 1);
     progress_->setValue(0);

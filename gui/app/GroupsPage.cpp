@@ -2,6 +2,7 @@
 
 #include "AdminClient.h"
 #include "AdminTableModels.h"
+#include "ListPage.h"
 
 #include <QComboBox>
 #include <QDateTimeEdit>
@@ -18,21 +19,6 @@
 
 namespace ferry::console {
 
-namespace {
-
-QTableView *tableFor(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
-{
-    auto *table = new QTableView(parent);
-    table->setObjectName(objectName);
-    table->setModel(model);
-    table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table->setSelectionMode(QAbstractItemView::SingleSelection);
-    table->verticalHeader()->hide();
-    table->horizontalHeader()->setStretchLastSection(true);
-    return table;
-}
-
-} // namespace
 
 GroupsPage::GroupsPage(AdminClient *client, QWidget *parent)
     : QWidget(parent), client_(client), groups_(new GroupTableModel(this)), offsets_(new GroupOffsetModel(this)),
@@ -41,9 +27,9 @@ GroupsPage::GroupsPage(AdminClient *client, QWidget *parent)
       offset_(new QSpinBox(this)), time_(new QDateTimeEdit(QDateTime::currentDateTime(), this))
 {
     setObjectName(QStringLiteral("groupsPage"));
-    groupTable_ = tableFor(groups_, QStringLiteral("groups"), this);
-    auto *memberTable = tableFor(members_, QStringLiteral("groupMembers"), this);
-    auto *offsetTable = tableFor(offsets_, QStringLiteral("groupOffsets"), this);
+    groupTable_ = makeTableView(groups_, QStringLiteral("groups"), this);
+    auto *memberTable = makeTableView(members_, QStringLiteral("groupMembers"), this);
+    auto *offsetTable = makeTableView(offsets_, QStringLiteral("groupOffsets"), this);
     group_->setObjectName(QStringLiteral("group"));
     group_->setPlaceholderText(tr("Consumer group"));
     topic_->setObjectName(QStringLiteral("topic"));

@@ -10,6 +10,18 @@
 
 namespace ferry::console {
 
+QTableView *makeTableView(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
+{
+    auto *table = new QTableView(parent);
+    table->setObjectName(objectName);
+    table->setModel(model);
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setSelectionMode(QAbstractItemView::SingleSelection);
+    table->verticalHeader()->hide();
+    table->horizontalHeader()->setStretchLastSection(true);
+    return table;
+}
+
 ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
     : QWidget(parent), proxy_(new QSortFilterProxyModel(this)), view_(new QTableView(this)),
       filter_(new QLineEdit(this)), actions_(new QHBoxLayout)

@@ -13,6 +13,9 @@ class QTableView;
 
 namespace ferry::console {
 
+// A table view the screens share: rows selected whole, no row numbers, last column stretched.
+QTableView *makeTableView(QAbstractItemModel *model, const QString &objectName, QWidget *parent);
+
 class ListPage : public QWidget {
     Q_OBJECT
 public:

@@ -66,13 +66,7 @@ private slots:
     void initTestCase()
     {
         QVERIFY(dataDir_.isValid());
-        const QStringList args{QStringLiteral("--data-dir"), dataDir_.path(),
-                               QStringLiteral("--set"), QStringLiteral("log.console=false"),
-                               QStringLiteral("--set"), QStringLiteral("amqp.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("rocket.namesrv_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("rocket.broker_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("replication.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("admin.listen=127.0.0.1:0")};
+        const QStringList args = ferry::test::RunningBroker::loopbackArguments(dataDir_.path());
         QVERIFY2(broker_.start(args), qPrintable(broker_.describe()));
         const QString admin = broker_.listeners().value(QStringLiteral("admin.listen"));
         QVERIFY2(!admin.isEmpty(), qPrintable(broker_.describe()));

@@ -62,13 +62,7 @@ private slots:
     {
         QStandardPaths::setTestModeEnabled(true); // QSettings in a test location
         QVERIFY(dataDir_.isValid());
-        const QStringList args{QStringLiteral("--data-dir"), dataDir_.path(),
-                               QStringLiteral("--set"), QStringLiteral("log.console=false"),
-                               QStringLiteral("--set"), QStringLiteral("amqp.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("rocket.namesrv_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("rocket.broker_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("replication.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("admin.listen=127.0.0.1:0")};
+        const QStringList args = ferry::test::RunningBroker::loopbackArguments(dataDir_.path());
         QVERIFY2(broker_.start(args), qPrintable(broker_.describe()));
         profile_ = Profile{QStringLiteral("test"),
                            QUrl(QStringLiteral("http://") + broker_.listeners().value(QStringLiteral("admin.listen"))),
@@ -243,17 +237,12 @@ private slots:
     {
         QTemporaryDir slaveDir;
         ferry::test::RunningBroker slave{QStringLiteral(FERRY_BROKER_EXE)};
-        const QStringList args{QStringLiteral("--data-dir"), slaveDir.path(),
-                               QStringLiteral("--set"), QStringLiteral("log.console=false"),
-                               QStringLiteral("--set"), QStringLiteral("amqp.listen="),
-                               QStringLiteral("--set"), QStringLiteral("rocket.namesrv_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("rocket.broker_listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("replication.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("admin.listen=127.0.0.1:0"),
-                               QStringLiteral("--set"), QStringLiteral("replication.role=SLAVE"),
-                               QStringLiteral("--set"), QStringLiteral("broker.id=1"),
-                               QStringLiteral("--set"),
-                               QStringLiteral("replication.master=") + broker_.listeners().value(QStringLiteral("replication.listen"))};
+        const QStringList args = ferry::test::RunningBroker::loopbackArguments(
+            slaveDir.path(),
+            {QStringLiteral("--set"), QStringLiteral("replication.role=SLAVE"), QStringLiteral("--set"),
+             QStringLiteral("broker.id=1"), QStringLiteral("--set"),
+             QStringLiteral("replication.master=") + broker_.listeners().value(QStringLiteral("replication.listen"))},
+            {QStringLiteral("amqp.listen")});
         QVERIFY2(slave.start(args), qPrintable(slave.describe()));
 
         MainWindow window(profile_);

@@ -25,6 +25,20 @@ public:
         return env;
     }
 
+    // Arguments for a broker in dataDir with every listener on a loopback ephemeral port (protocols listed in
+    // `off` get none), logging to its file only; `extra` (--set pairs) goes last.
+    static QStringList loopbackArguments(const QString &dataDir, const QStringList &extra = {},
+                                         const QStringList &off = {})
+    {
+        QStringList args{QStringLiteral("--data-dir"), dataDir, QStringLiteral("--set"), QStringLiteral("log.console=false")};
+        for (const char *key : {"amqp.listen", "rocket.namesrv_listen", "rocket.broker_listen", "replication.listen",
+                                "admin.listen"}) {
+            const QString k = QString::fromLatin1(key);
+            args << QStringLiteral("--set") << k + (off.contains(k) ? QStringLiteral("=") : QStringLiteral("=127.0.0.1:0"));
+        }
+        return args + extra;
+    }
+
     explicit RunningBroker(QString binary) : binary_(std::move(binary)) {}
     RunningBroker(const RunningBroker &) = delete;
     RunningBroker &operator=(const RunningBroker &) = delete;
