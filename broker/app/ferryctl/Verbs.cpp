@@ -120,6 +120,19 @@ PathOf fixed(const QString& path)
     return [path](const Invocation&) { return path; };
 }
 
+// GET path, shown as key/value lines (or the JSON with --json).
+std::function<int(Invocation&)> objectView(QString path)
+{
+    return [path](Invocation& inv) {
+        const Reply r = inv.client.call("GET", path);
+        if (inv.settings.json)
+            printAnswer(r);
+        else
+            printObject(r.json().toObject());
+        return 0;
+    };
+}
+
 // GET, then a table of the answer's array (or of answer[arrayKey]); no columns: the rows' own keys.
 std::function<int(Invocation&)> listing(PathOf path, QList<Column> columns, QString arrayKey = {})
 {
@@ -259,14 +272,7 @@ std::vector<Verb> buildVerbs()
 
     // ---- broker ----
     v.push_back({"overview", "", "product, version, role, plugins, listeners, totals, storage", "GET /api/v1/overview",
-                 0, 0, {}, [](Invocation& inv) {
-                     const Reply r = inv.client.call("GET", "/api/v1/overview");
-                     if (inv.settings.json)
-                         printAnswer(r);
-                     else
-                         printObject(r.json().toObject());
-                     return 0;
-                 }});
+                 0, 0, {}, objectView("/api/v1/overview")});
     v.push_back({"metrics", "", "the Prometheus text of /metrics, as is", "GET /metrics", 0, 0, {},
                  [](Invocation& inv) {
                      writeStdout(inv.client.call("GET", "/metrics").body);
@@ -741,14 +747,7 @@ std::vector<Verb> buildVerbs()
 
     // ---- replication ----
     v.push_back({"replication status", "", "this broker's role, its slaves or its master, offsets",
-                 "GET /api/v1/replication", 0, 0, {}, [](Invocation& inv) {
-                     const Reply r = inv.client.call("GET", "/api/v1/replication");
-                     if (inv.settings.json)
-                         printAnswer(r);
-                     else
-                         printObject(r.json().toObject());
-                     return 0;
-                 }});
+                 "GET /api/v1/replication", 0, 0, {}, objectView("/api/v1/replication")});
     v.push_back({"replication promote", "[--role SYNC_MASTER|ASYNC_MASTER] [--force]",
                  "make this slave a master (it restarts in place)", "POST /api/v1/replication/promote", 0, 0,
                  {{"role", "SYNC_MASTER|ASYNC_MASTER", "the new role (the broker's default when left out)"},

@@ -83,13 +83,7 @@ bool topicQueue(const AdminContext &c, const QueuePtr &queue, std::string *topic
 {
     if (!(queue->flags() & Queue::kCursorQueue) || (queue->flags() & Queue::kInternalStore))
         return false;
-    const std::string &name = queue->name();
-    const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
-    if (colon == std::string::npos || !c.topics->find(name.substr(0, colon)))
-        return false;
-    *topic = name.substr(0, colon);
-    *queueId = static_cast<uint32_t>(std::strtoul(name.c_str() + colon + 1, nullptr, 10));
-    return true;
+    return TopicRegistry::parseQueueName(queue->name(), topic, queueId) && c.topics->find(*topic).has_value();
 }
 
 // Reads every committed offset (storage thread), then done(groups) on the storage thread.

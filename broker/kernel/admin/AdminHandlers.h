@@ -61,6 +61,9 @@ QJsonObject exchangeJson(const ExchangeConfig &e);
 QJsonObject bindingJson(const BindingConfig &b);
 // RabbitMQ's properties_key: the routing key ("~" when empty); with arguments, "<routing key>~<8 hex digits>".
 std::string propertiesKey(const BindingConfig &b);
+// A JSON string, number or boolean as the text a property block holds (AMQP headers are compared as text); false
+// for null, arrays and objects.
+bool scalarText(const QJsonValue &v, std::string *out);
 // Binding arguments (a property block of texts, what headers exchanges match) and their JSON object.
 QJsonObject bindingArgumentsJson(const std::string &block);
 bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::string *error);

@@ -85,16 +85,7 @@ void putBytes(QJsonObject &o, const char *key, const char *encodingKey, const st
     }
 }
 
-std::string propertyValue(const Message &m, std::string_view key)
-{
-    std::string out;
-    forEachProperty(m.properties, [&](std::string_view k, std::string_view v) {
-        if (k == key && out.empty())
-            out.assign(v);
-    });
-    return out;
-}
-
+// The first value of key in a property block (a message's, or a nested one such as a dead-letter entry).
 std::string nestedValue(std::string_view block, std::string_view key)
 {
     std::string out;
@@ -103,6 +94,24 @@ std::string nestedValue(std::string_view block, std::string_view key)
             out.assign(v);
     });
     return out;
+}
+
+std::string propertyValue(const Message &m, std::string_view key) { return nestedValue(m.properties, key); }
+
+// Where a stored message is, for answers that do not name their source: {"vhost","queue"} for a client queue,
+// {"topic","queue_id"} for a topic queue.
+void insertLocation(QJsonObject &o, const QueuePtr &queue)
+{
+    std::string topic;
+    uint32_t index = 0;
+    if ((queue->flags() & Queue::kCursorQueue) && TopicRegistry::parseQueueName(queue->name(), &topic, &index)) {
+        o.insert("topic", q(topic));
+        o.insert("queue_id", static_cast<qint64>(index));
+        return;
+    }
+    const auto [vhost, plain] = Router::split(queue->name());
+    o.insert("vhost", q(vhost));
+    o.insert("queue", q(plain));
 }
 
 QJsonObject messageJson(uint64_t offset, const Message &m)
@@ -342,11 +351,9 @@ void searchByKey(const AdminRoutes &r, AdminCall &call, const std::string &key, 
         QueuePtr queue = r.context().queues->findById(hit.queueId);
         if (!queue)
             continue;
-        const std::string &name = queue->name();
-        const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
-        Found f{queue, name.substr(0, colon), 0, hit.offset};
-        if (colon != std::string::npos)
-            f.queueId = static_cast<uint32_t>(std::strtoul(name.c_str() + colon + 1, nullptr, 10));
+        Found f{queue, {}, 0, hit.offset};
+        if (!TopicRegistry::parseQueueName(queue->name(), &f.topic, &f.queueId))
+            f.topic = queue->name(); // only topic queues are indexed
         if (!topic.empty() && f.topic != topic)
             continue;
         hits.push_back(std::move(f));
@@ -455,15 +462,7 @@ void getByKernelId(const AdminRoutes &r, AdminCall &call, std::string id, uint64
                     if (messageIdHex(m->id) != id)
                         continue;
                     QJsonObject o = messageJson(offset, *m);
-                    const std::string &name = queue->name();
-                    if (isClientQueue(queue)) {
-                        const auto [vhost, plain] = Router::split(name);
-                        o.insert("vhost", q(vhost));
-                        o.insert("queue", q(plain));
-                    } else if (const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR); colon != std::string::npos) {
-                        o.insert("topic", q(name.substr(0, colon)));
-                        o.insert("queue_id", static_cast<qint64>(std::strtoul(name.c_str() + colon + 1, nullptr, 10)));
-                    }
+                    insertLocation(o, queue);
                     std::lock_guard lock(state->mutex);
                     if (state->found.isEmpty())
                         state->found = o;
@@ -524,16 +523,7 @@ void getMessage(const AdminRoutes &r, AdminCall &call)
             return;
         }
         QJsonObject o = messageJson(offset, *messages.front().second);
-        const std::string &name = queue->name();
-        if (const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
-            (queue->flags() & Queue::kCursorQueue) && colon != std::string::npos) {
-            o.insert("topic", q(name.substr(0, colon)));
-            o.insert("queue_id", static_cast<qint64>(std::strtoul(name.c_str() + colon + 1, nullptr, 10)));
-        } else {
-            const auto [vhost, plain] = Router::split(name);
-            o.insert("vhost", q(vhost));
-            o.insert("queue", q(plain));
-        }
+        insertLocation(o, queue);
         keep->respond(json(200, o));
     });
 }
@@ -590,11 +580,8 @@ bool messageFromJson(const QJsonObject &body, const char *payloadKey, std::share
     const QJsonObject headers = props.value("headers").toObject();
     for (auto it = headers.begin(); it != headers.end(); ++it) {
         const QJsonValue v = it.value();
-        std::string text = v.isString() ? v.toString().toStdString()
-                           : v.isBool() ? (v.toBool() ? "true" : "false")
-                           : v.isDouble() ? QString::number(v.toDouble(), 'g', 17).toStdString()
-                                          : std::string();
-        if (!(v.isString() || v.isBool() || v.isDouble())) {
+        std::string text;
+        if (!scalarText(v, &text)) {
             *error = "header '" + it.key().toStdString() + "' must be a string, number or boolean";
             return false;
         }

@@ -339,6 +339,20 @@ QJsonObject bindingArgumentsJson(const std::string &block)
     return o;
 }
 
+bool scalarText(const QJsonValue &v, std::string *out)
+{
+    if (v.isString())
+        *out = v.toString().toStdString();
+    else if (v.isBool())
+        *out = v.toBool() ? "true" : "false";
+    else if (v.isDouble())
+        *out = v.toDouble() == static_cast<double>(v.toInteger()) ? std::to_string(v.toInteger())
+                                                                  : QString::number(v.toDouble(), 'g', 17).toStdString();
+    else
+        return false;
+    return true;
+}
+
 bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::string *error)
 {
     block->clear();
@@ -352,14 +366,7 @@ bool bindingArgumentsFromJson(const QJsonValue &value, std::string *block, std::
     for (auto it = o.begin(); it != o.end(); ++it) {
         const QJsonValue v = it.value();
         std::string text;
-        if (v.isString())
-            text = v.toString().toStdString();
-        else if (v.isBool())
-            text = v.toBool() ? "true" : "false";
-        else if (v.isDouble())
-            text = v.toDouble() == static_cast<double>(v.toInteger()) ? std::to_string(v.toInteger())
-                                                                       : QString::number(v.toDouble(), 'g', 17).toStdString();
-        else {
+        if (!scalarText(v, &text)) {
             *error = "binding argument '" + it.key().toStdString() + "' must be a string, number or boolean";
             return false;
         }

@@ -4,6 +4,7 @@
 #include "queue/QueueRegistry.h"
 #include "storage/StorageEngine.h"
 
+#include <charconv>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -40,6 +41,21 @@ TopicRegistry::TopicRegistry(StorageEngine &storage, QueueRegistry &queues) : st
 std::string TopicRegistry::queueName(const std::string &topic, uint32_t index)
 {
     return topic + FERRY_TOPIC_QUEUE_SEPARATOR + std::to_string(index);
+}
+
+bool TopicRegistry::parseQueueName(const std::string &name, std::string *topic, uint32_t *index)
+{
+    const size_t colon = name.rfind(FERRY_TOPIC_QUEUE_SEPARATOR);
+    if (colon == std::string::npos || colon == 0 || colon + 1 == name.size())
+        return false;
+    uint32_t value = 0;
+    const char *first = name.data() + colon + 1, *last = name.data() + name.size();
+    const auto [end, ec] = std::from_chars(first, last, value);
+    if (ec != std::errc() || end != last)
+        return false;
+    *topic = name.substr(0, colon);
+    *index = value;
+    return true;
 }
 
 bool TopicRegistry::validName(const std::string &name)

@@ -54,6 +54,8 @@ public:
 
     // "<topic>:<index>"
     static std::string queueName(const std::string &topic, uint32_t index);
+    // The inverse of queueName: false when name is not "<topic>:<index>".
+    static bool parseQueueName(const std::string &name, std::string *topic, uint32_t *index);
     // True when name is a valid topic name: 1..200 bytes, no separator, no control characters.
     static bool validName(const std::string &name);
 
