@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 # Build and test dependencies, all from Debian 12's archive.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libsqlite3-dev
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qtkeychain-qt6-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libsqlite3-dev
 )
 # What the AMQP end-to-end tests (tests/amqp) and benchmarks drive the broker with: pika for Debian's /usr/bin/python3,
 # the amqp-tools command line (amqp-publish, amqp-consume, ...), and librabbitmq's headers for the C load generator.
-TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev)
+# The console test of saved passwords (tests/gui) runs a real Secret Service: gnome-keyring on a private D-Bus session.
+TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev gnome-keyring dbus-daemon)
 
 install_deps() {
   local missing=()
