@@ -20,6 +20,8 @@ AdminClient::AdminClient(QObject *parent) : QObject(parent), network_(new QNetwo
     qRegisterMetaType<ResendResult>();
     qRegisterMetaType<ReplicationInfo>();
     qRegisterMetaType<GroupInfo>();
+    qRegisterMetaType<ExchangeInfo>();
+    qRegisterMetaType<BindingInfo>();
 }
 
 void AdminClient::setProfile(const Profile &profile)
@@ -135,6 +137,22 @@ void AdminClient::fetchConnections()
     });
 }
 
+void AdminClient::fetchExchanges()
+{
+    send("GET", QStringLiteral("/api/v1/exchanges"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit exchangesReceived(listOf<ExchangeInfo>(a.body));
+    });
+}
+
+void AdminClient::fetchBindings()
+{
+    send("GET", QStringLiteral("/api/v1/bindings"), {}, [this](const Answer &a) {
+        if (a.status == 200)
+            emit bindingsReceived(listOf<BindingInfo>(a.body));
+    });
+}
+
 void AdminClient::fetchDeadLetters()
 {
     send("GET", QStringLiteral("/api/v1/dead-letters"), {}, [this](const Answer &a) {
@@ -227,10 +245,12 @@ void AdminClient::browse(const MessageSource &source, qint64 offset, int count)
     browsePage(source, query, QStringLiteral("browse %1").arg(source.describe()));
 }
 
-void AdminClient::browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count)
+void AdminClient::browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count, qint64 offset)
 {
-    browsePage(source, QStringLiteral("?count=%1&begin=%2&end=%3").arg(count).arg(beginMs).arg(endMs),
-               QStringLiteral("search %1 by time").arg(source.describe()));
+    QString query = QStringLiteral("?count=%1&begin=%2&end=%3").arg(count).arg(beginMs).arg(endMs);
+    if (offset >= 0)
+        query += QStringLiteral("&offset=%1").arg(offset);
+    browsePage(source, query, QStringLiteral("search %1 by time").arg(source.describe()));
 }
 
 void AdminClient::browsePage(const MessageSource &source, QString query, const QString &what)
@@ -255,14 +275,16 @@ void AdminClient::findMessage(const QString &idOrKey)
     });
 }
 
-void AdminClient::resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize)
+void AdminClient::resend(const MessageSource &source, const QList<qint64> &offsets,
+                         const ResendDestination &destination, int batchSize)
 {
     auto results = std::make_shared<QList<ResendResult>>();
     emit resendProgress(0, static_cast<int>(offsets.size()));
-    resendBatch(source, offsets, std::max(1, batchSize), results, static_cast<int>(offsets.size()));
+    resendBatch(source, offsets, destination, std::max(1, batchSize), results, static_cast<int>(offsets.size()));
 }
 
-void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets, int batchSize,
+void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets,
+                              const ResendDestination &destination, int batchSize,
                               std::shared_ptr<QList<ResendResult>> results, int total)
 {
     if (offsets.isEmpty()) {
@@ -276,6 +298,8 @@ void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets
         list.append(o);
     QString path;
     QJsonObject body{{QStringLiteral("offsets"), list}};
+    if (destination.kind != ResendDestination::Kind::Origin)
+        body.insert(QStringLiteral("destination"), destination.toJson());
     switch (source.kind) {
     case MessageSource::Kind::Queue:
         path = QStringLiteral("/api/v1/messages/resend");
@@ -295,7 +319,7 @@ void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets
         break;
     }
     send("POST", path, QJsonDocument(body).toJson(QJsonDocument::Compact),
-         [this, source, offsets, batchSize, results, total, batch](const Answer &a) {
+         [this, source, offsets, destination, batchSize, results, total, batch](const Answer &a) {
              if (a.status == 200) {
                  for (const QJsonValue &v : QJsonDocument::fromJson(a.body).object().value(QLatin1String("results")).toArray()) {
                      const QJsonObject o = v.toObject();
@@ -308,7 +332,7 @@ void AdminClient::resendBatch(const MessageSource &source, QList<qint64> offsets
                      results->append({o, false, QString(), reasonOf(a)});
              }
              emit resendProgress(static_cast<int>(results->size()), total);
-             resendBatch(source, offsets, batchSize, results, total);
+             resendBatch(source, offsets, destination, batchSize, results, total);
          });
 }
 
@@ -366,7 +390,57 @@ void AdminClient::declareQueue(const QString &vhost, const QString &name, bool d
 void AdminClient::deleteQueue(const QString &vhost, const QString &name)
 {
     change(QStringLiteral("delete queue '%1'").arg(name), "DELETE",
-           QStringLiteral("/api/v1/queues/%1/%2").arg(segment(vhost), segment(name)), {}, [this] { fetchQueues(); });
+           QStringLiteral("/api/v1/queues/%1/%2").arg(segment(vhost), segment(name)), {}, [this] {
+               fetchQueues();
+               fetchBindings();
+           });
+}
+
+void AdminClient::declareExchange(const QString &vhost, const QString &name, const QString &type, bool durable,
+                                  bool autoDelete)
+{
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("type"), type},
+                                                      {QStringLiteral("durable"), durable},
+                                                      {QStringLiteral("auto_delete"), autoDelete}})
+                                .toJson(QJsonDocument::Compact);
+    change(QStringLiteral("declare exchange '%1'").arg(name), "PUT",
+           QStringLiteral("/api/v1/exchanges/%1/%2").arg(segment(vhost), segment(name)), body,
+           [this] { fetchExchanges(); });
+}
+
+void AdminClient::deleteExchange(const QString &vhost, const QString &name)
+{
+    change(QStringLiteral("delete exchange '%1'").arg(name), "DELETE",
+           QStringLiteral("/api/v1/exchanges/%1/%2").arg(segment(vhost), segment(name)), {}, [this] {
+               fetchExchanges();
+               fetchBindings();
+           });
+}
+
+QString AdminClient::bindingsPath(const QString &vhost, const QString &source, const QString &destination,
+                                  const QString &destinationType)
+{
+    const QString kind = destinationType == QLatin1String("exchange") ? QStringLiteral("e") : QStringLiteral("q");
+    return QStringLiteral("/api/v1/bindings/%1/e/%2/%3/%4").arg(segment(vhost), segment(source), kind, segment(destination));
+}
+
+void AdminClient::bind(const QString &vhost, const QString &source, const QString &destination,
+                       const QString &destinationType, const QString &routingKey, const QVariantMap &arguments)
+{
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("routing_key"), routingKey},
+                                                      {QStringLiteral("arguments"), QJsonObject::fromVariantMap(arguments)}})
+                                .toJson(QJsonDocument::Compact);
+    change(QStringLiteral("bind '%1' to %2 '%3'").arg(source, destinationType, destination), "POST",
+           bindingsPath(vhost, source, destination, destinationType), body, [this] { fetchBindings(); });
+}
+
+void AdminClient::unbind(const BindingInfo &binding)
+{
+    change(QStringLiteral("unbind '%1' from %2 '%3'").arg(binding.source, binding.destinationType, binding.destination),
+           "DELETE",
+           bindingsPath(binding.vhost, binding.source, binding.destination, binding.destinationType) + QLatin1Char('/') +
+               segment(binding.propertiesKey),
+           {}, [this] { fetchBindings(); });
 }
 
 void AdminClient::publish(const QString &vhost, const QString &exchange, const QString &routingKey,

@@ -51,6 +51,8 @@ public:
     void fetchQueues();
     void fetchTopics();
     void fetchConnections();
+    void fetchExchanges();
+    void fetchBindings();
     void fetchDeadLetters();
     void fetchReplication();
     void fetchGroups();
@@ -59,14 +61,24 @@ public:
     void browse(const MessageSource &source, qint64 offset, int count);
     // By any id (kernel id, RocketMQ msgId) or key: messageFound, or changeFinished(false) when there is none.
     void findMessage(const QString &idOrKey);
-    // The messages of a store-time range (ms since the epoch) of a source: pageReceived.
-    void browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count);
+    // The messages of a store-time range (ms since the epoch) of a source, from its first one (offset -1) or from
+    // offset (the next page): pageReceived.
+    void browseTimeRange(const MessageSource &source, qint64 beginMs, qint64 endMs, int count, qint64 offset = -1);
 
     // Changes; each answers with changeFinished(what, ok, message) and refetches the list it changed.
     void saveTopic(const TopicSpec &spec); // create or update
     void deleteTopic(const QString &name);
     void declareQueue(const QString &vhost, const QString &name, bool durable);
-    void deleteQueue(const QString &vhost, const QString &name);
+    void deleteQueue(const QString &vhost, const QString &name); // refetches the bindings too: its own are gone
+    // type: direct, fanout, topic or headers. The broker refuses amq.* names and a differing existing exchange.
+    void declareExchange(const QString &vhost, const QString &name, const QString &type, bool durable, bool autoDelete);
+    void deleteExchange(const QString &vhost, const QString &name); // refetches the bindings too
+    // Binds exchange `source` to `destination`, a queue or an exchange (destinationType "queue" or "exchange").
+    // arguments: what a headers exchange matches (values as text, x-match all or any); empty for the other types.
+    void bind(const QString &vhost, const QString &source, const QString &destination, const QString &destinationType,
+              const QString &routingKey, const QVariantMap &arguments = {});
+    // Removes that binding, named by its properties key.
+    void unbind(const BindingInfo &binding);
     // A test message through an exchange ("" or "amq.default": the default exchange).
     void publish(const QString &vhost, const QString &exchange, const QString &routingKey, const QByteArray &payload);
     void purgeQueue(const QString &vhost, const QString &name);
@@ -76,9 +88,10 @@ public:
     // Commits a new offset for every queue of topic in group: to `offset`, or (byTime) to the first message stored at
     // or after `value` ms since the epoch. The group need not have members.
     void resetOffset(const QString &group, const QString &topic, bool byTime, qint64 value);
-    // Resends messages of source (a queue, a topic queue or a DLQ) to their origin, in batches of batchSize:
-    // resendProgress after each batch, then resendFinished with every message's result.
-    void resend(const MessageSource &source, const QList<qint64> &offsets, int batchSize = 100);
+    // Resends messages of source (a queue, a topic queue or a DLQ) to destination (their origin by default), in
+    // batches of batchSize: resendProgress after each batch, then resendFinished with every message's result.
+    void resend(const MessageSource &source, const QList<qint64> &offsets, const ResendDestination &destination = {},
+                int batchSize = 100);
     // Every message of a dead-letter queue as CSV (the API's export): exportReady.
     void exportDeadLettersCsv(const MessageSource &source);
 
@@ -87,6 +100,8 @@ signals:
     void queuesReceived(const QList<ferry::console::QueueInfo> &queues);
     void topicsReceived(const QList<ferry::console::TopicInfo> &topics);
     void connectionsReceived(const QList<ferry::console::ConnectionInfo> &connections);
+    void exchangesReceived(const QList<ferry::console::ExchangeInfo> &exchanges);
+    void bindingsReceived(const QList<ferry::console::BindingInfo> &bindings);
     void deadLettersReceived(const QList<ferry::console::DeadLetterQueueInfo> &queues);
     void replicationReceived(const ferry::console::ReplicationInfo &replication);
     void groupsReceived(const QList<ferry::console::GroupInfo> &groups);
@@ -112,12 +127,16 @@ private:
                 std::function<void()> then);
     void setReachability(Reachability r, const QString &detail);
     static QString segment(const QString &s); // percent-encoded path segment ("/" -> "%2F")
+    // /api/v1/bindings/{vhost}/e/{source}/{q|e}/{destination}: the bindings between one source and one destination.
+    static QString bindingsPath(const QString &vhost, const QString &source, const QString &destination,
+                                const QString &destinationType);
     // The path of a source's messages resource (".../messages"), and of its resend (null for a plain queue: the
     // generic /messages/resend takes it in the body).
     static QString messagesPath(const MessageSource &source);
     // GET the source's messages with query ("?count=..."); pageReceived, or changeFinished(what, false, reason).
     void browsePage(const MessageSource &source, QString query, const QString &what);
-    void resendBatch(const MessageSource &source, QList<qint64> offsets, int batchSize,
+    void resendBatch(const MessageSource &source, QList<qint64> offsets, const ResendDestination &destination,
+                     int batchSize,
                      std::shared_ptr<QList<ResendResult>> results, int total);
     static QString reasonOf(const Answer &answer);
 

@@ -76,6 +76,7 @@ TopicInfo TopicInfo::fromJson(const QJsonObject &o)
     v.writeQueues = o.value(QLatin1String("write_queue_nums")).toInt();
     v.perm = o.value(QLatin1String("perm")).toInt(6);
     v.messages = o.value(QLatin1String("messages")).toInteger();
+    v.publishRate = rate(o.value(QLatin1String("message_stats")).toObject(), "publish_details");
     for (const QJsonValue &q : o.value(QLatin1String("queues")).toArray()) {
         const QJsonObject qo = q.toObject();
         v.queues.append({qo.value(QLatin1String("queue_id")).toInt(), qo.value(QLatin1String("min_offset")).toInteger(),
@@ -135,6 +136,32 @@ MessageInfo MessageInfo::fromJson(const QJsonObject &o)
     v.queue = o.value(QLatin1String("queue")).toString();
     v.topic = o.value(QLatin1String("topic")).toString();
     v.queueId = o.value(QLatin1String("queue_id")).toInt();
+    return v;
+}
+
+ExchangeInfo ExchangeInfo::fromJson(const QJsonObject &o)
+{
+    ExchangeInfo v;
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.name = o.value(QLatin1String("name")).toString();
+    v.type = o.value(QLatin1String("type")).toString();
+    v.durable = o.value(QLatin1String("durable")).toBool(true);
+    v.autoDelete = o.value(QLatin1String("auto_delete")).toBool();
+    v.internal = o.value(QLatin1String("internal")).toBool();
+    v.delayedType = o.value(QLatin1String("arguments")).toObject().value(QLatin1String("x-delayed-type")).toString();
+    return v;
+}
+
+BindingInfo BindingInfo::fromJson(const QJsonObject &o)
+{
+    BindingInfo v;
+    v.vhost = o.value(QLatin1String("vhost")).toString();
+    v.source = o.value(QLatin1String("source")).toString();
+    v.destination = o.value(QLatin1String("destination")).toString();
+    v.destinationType = o.value(QLatin1String("destination_type")).toString(QStringLiteral("queue"));
+    v.routingKey = o.value(QLatin1String("routing_key")).toString();
+    v.propertiesKey = o.value(QLatin1String("properties_key")).toString();
+    v.arguments = o.value(QLatin1String("arguments")).toObject().toVariantMap();
     return v;
 }
 
@@ -266,6 +293,121 @@ QString TopicSpec::validate() const
     if (perm < 0 || perm > 7)
         return QStringLiteral("Permissions are RocketMQ's bits 0 to 7 (2 read, 4 write).");
     return QString();
+}
+
+namespace {
+
+// A queue or exchange name as AMQP carries it: a short string of at most 255 bytes.
+bool fitsShortString(const QString &name) { return name.toUtf8().size() <= 255; }
+
+} // namespace
+
+QStringList ExchangeSpec::types()
+{
+    return {QStringLiteral("direct"), QStringLiteral("fanout"), QStringLiteral("topic"), QStringLiteral("headers")};
+}
+
+QString ExchangeSpec::validate() const
+{
+    if (vhost.isEmpty())
+        return QStringLiteral("A virtual host is required (the default one is /).");
+    if (name.isEmpty())
+        return QStringLiteral("An exchange name is required.");
+    if (name.startsWith(QLatin1String("amq.")))
+        return QStringLiteral("Exchange names starting with amq. are the broker's own.");
+    if (!fitsShortString(name))
+        return QStringLiteral("An exchange name is at most 255 bytes.");
+    if (!types().contains(type))
+        return QStringLiteral("An exchange type is direct, fanout, topic or headers.");
+    return QString();
+}
+
+QString QueueSpec::validate() const
+{
+    if (vhost.isEmpty())
+        return QStringLiteral("A virtual host is required (the default one is /).");
+    if (name.isEmpty())
+        return QStringLiteral("A queue name is required.");
+    if (name.startsWith(QLatin1String("amq.")))
+        return QStringLiteral("Queue names starting with amq. are the broker's own.");
+    if (!fitsShortString(name))
+        return QStringLiteral("A queue name is at most 255 bytes.");
+    return QString();
+}
+
+QString BindingSpec::validate() const
+{
+    if (vhost.isEmpty())
+        return QStringLiteral("A virtual host is required (the default one is /).");
+    if (source.isEmpty() || source == QLatin1String("amq.default"))
+        return QStringLiteral("A source exchange is required; the default exchange binds every queue by itself.");
+    if (destinationType != QLatin1String("queue") && destinationType != QLatin1String("exchange"))
+        return QStringLiteral("A destination is a queue or an exchange.");
+    if (destination.isEmpty())
+        return QStringLiteral("A destination %1 is required.").arg(destinationType);
+    for (auto it = arguments.begin(); it != arguments.end(); ++it)
+        if (it.key().isEmpty() || it.key().startsWith(QLatin1Char('$')))
+            return QStringLiteral("Argument names are not empty and do not start with $.");
+    const QString match = arguments.value(QStringLiteral("x-match"), QStringLiteral("all")).toString();
+    if (match != QLatin1String("all") && match != QLatin1String("any"))
+        return QStringLiteral("x-match is all or any.");
+    return QString();
+}
+
+QString BindingSpec::argumentsFromLines(const QString &lines, QVariantMap *arguments)
+{
+    QVariantMap parsed;
+    int number = 0;
+    for (const QString &raw : lines.split(QLatin1Char('\n'))) {
+        ++number;
+        const QString line = raw.trimmed();
+        if (line.isEmpty())
+            continue;
+        const qsizetype equals = line.indexOf(QLatin1Char('='));
+        const QString key = line.left(equals).trimmed();
+        if (equals < 0 || key.isEmpty())
+            return QStringLiteral("Line %1 is not key=value.").arg(number);
+        if (key.startsWith(QLatin1Char('$')))
+            return QStringLiteral("Line %1: argument names starting with $ are reserved.").arg(number);
+        const QString value = line.mid(equals + 1).trimmed();
+        if (key == QLatin1String("x-match") && value != QLatin1String("all") && value != QLatin1String("any"))
+            return QStringLiteral("Line %1: x-match is all or any.").arg(number);
+        parsed.insert(key, value);
+    }
+    *arguments = parsed;
+    return QString();
+}
+
+QString ResendDestination::validate() const
+{
+    switch (kind) {
+    case Kind::Origin:
+        return QString();
+    case Kind::Exchange:
+        if (vhost.isEmpty())
+            return QStringLiteral("An exchange destination needs its vhost.");
+        if ((exchange.isEmpty() || exchange == QLatin1String("amq.default")) && routingKey.isEmpty())
+            return QStringLiteral("Through the default exchange the routing key names the queue: enter it.");
+        return QString();
+    case Kind::Topic:
+        return topic.trimmed().isEmpty() ? QStringLiteral("A topic destination needs the topic's name.") : QString();
+    }
+    return QString();
+}
+
+QJsonObject ResendDestination::toJson() const
+{
+    switch (kind) {
+    case Kind::Origin:
+        break;
+    case Kind::Exchange:
+        return QJsonObject{{QStringLiteral("vhost"), vhost},
+                           {QStringLiteral("exchange"), exchange},
+                           {QStringLiteral("routing_key"), routingKey}};
+    case Kind::Topic:
+        return QJsonObject{{QStringLiteral("topic"), topic.trimmed()}};
+    }
+    return QJsonObject();
 }
 
 } // namespace ferry::console

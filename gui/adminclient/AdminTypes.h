@@ -7,6 +7,7 @@
 #include <QMetaType>
 #include <QString>
 #include <QStringList>
+#include <QVariantMap>
 
 namespace ferry::console {
 
@@ -46,6 +47,7 @@ struct TopicInfo {
     QString name;
     int readQueues = 0, writeQueues = 0, perm = 6;
     qint64 messages = 0;
+    double publishRate = 0; // messages per second over the broker's last sample
     QList<TopicQueueInfo> queues;
     QString key() const { return name; }
     static TopicInfo fromJson(const QJsonObject &o);
@@ -60,6 +62,30 @@ struct ConnectionInfo {
     double recvRate = 0, sendRate = 0;
     QString key() const { return QString::number(id); }
     static ConnectionInfo fromJson(const QJsonObject &o);
+};
+
+// An AMQP exchange (GET /api/v1/exchanges). The default exchange is the one named "".
+struct ExchangeInfo {
+    QString vhost, name, type;
+    bool durable = true, autoDelete = false, internal = false;
+    QString delayedType; // arguments.x-delayed-type of an x-delayed-message exchange
+    // The default exchange and amq.*: the broker's own, which cannot be deleted.
+    bool predeclared() const { return name.isEmpty() || name.startsWith(QLatin1String("amq.")); }
+    QString key() const { return vhost + QLatin1Char('\x1f') + name; }
+    static ExchangeInfo fromJson(const QJsonObject &o);
+};
+
+// A binding from an exchange to a queue or to another exchange (GET /api/v1/bindings). propertiesKey is what the
+// API names it by among the bindings of the same source and destination (DELETE .../{properties_key}).
+struct BindingInfo {
+    QString vhost, source, destination, destinationType, routingKey, propertiesKey; // destinationType: queue, exchange
+    QVariantMap arguments; // what a headers exchange matches; values as text
+    QString key() const
+    {
+        const QChar sep(0x1f);
+        return vhost + sep + source + sep + destinationType + sep + destination + sep + propertiesKey;
+    }
+    static BindingInfo fromJson(const QJsonObject &o);
 };
 
 // One stored message as browse, search and the DLQ screens show it.
@@ -163,6 +189,49 @@ struct TopicSpec {
     QString validate() const;
 };
 
+// What an exchange dialog sends: PUT /api/v1/exchanges/{vhost}/{name}.
+struct ExchangeSpec {
+    QString vhost = QStringLiteral("/"), name, type = QStringLiteral("direct");
+    bool durable = true, autoDelete = false;
+    // direct, fanout, topic, headers: the types a dialog offers.
+    static QStringList types();
+    // The API's rules (a vhost, a name that is not empty and not amq.*, one of types()): empty when valid, else why not.
+    QString validate() const;
+};
+
+// What a queue dialog sends: PUT /api/v1/queues/{vhost}/{name}.
+struct QueueSpec {
+    QString vhost = QStringLiteral("/"), name;
+    bool durable = true;
+    // The API's rules (a vhost, a name of 1 to 255 bytes not starting with amq.): empty when valid, else why not.
+    QString validate() const;
+};
+
+// What a binding dialog sends: POST /api/v1/bindings/{vhost}/e/{source}/{q|e}/{destination}.
+struct BindingSpec {
+    QString vhost = QStringLiteral("/"), source, destinationType = QStringLiteral("queue"), destination, routingKey;
+    QVariantMap arguments; // for a headers exchange: the headers it matches, and x-match all or any
+    // A source exchange that is not the default one, a destination, destinationType queue or exchange, arguments the
+    // API takes: empty when valid, else why not.
+    QString validate() const;
+    // Reads "key=value" lines (blank lines skipped, both sides trimmed) into arguments; empty when they are valid
+    // (each line has a key before its '=', no key starts with '$', x-match is all or any), else why not.
+    static QString argumentsFromLines(const QString &lines, QVariantMap *arguments);
+};
+
+// Where a resend goes (POST .../resend "destination"): each message's origin (the default), an exchange of a vhost
+// with a routing key (exchange "" or "amq.default": the default exchange, the routing key naming the queue), or a
+// RocketMQ topic.
+struct ResendDestination {
+    enum class Kind { Origin, Exchange, Topic };
+    Kind kind = Kind::Origin;
+    QString vhost = QStringLiteral("/"), exchange, routingKey, topic;
+    // Empty when valid (a vhost for an exchange, a routing key for the default exchange, a topic name), else why not.
+    QString validate() const;
+    // The API's "destination" object; empty for Origin (the API's default).
+    QJsonObject toJson() const;
+};
+
 } // namespace ferry::console
 
 Q_DECLARE_METATYPE(ferry::console::OverviewInfo)
@@ -175,3 +244,5 @@ Q_DECLARE_METATYPE(ferry::console::DeadLetterQueueInfo)
 Q_DECLARE_METATYPE(ferry::console::ResendResult)
 Q_DECLARE_METATYPE(ferry::console::ReplicationInfo)
 Q_DECLARE_METATYPE(ferry::console::GroupInfo)
+Q_DECLARE_METATYPE(ferry::console::ExchangeInfo)
+Q_DECLARE_METATYPE(ferry::console::BindingInfo)

@@ -4,6 +4,7 @@
 #include "AdminTableModels.h"
 #include "ListPage.h"
 #include "MessageView.h"
+#include "ResendDialog.h"
 
 #include <QFile>
 #include <QFileDialog>
@@ -36,9 +37,12 @@ DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
 
     auto *resend = new QPushButton(tr("&Resend to origin"), this);
     resend->setObjectName(QStringLiteral("resend"));
+    auto *resendTo = new QPushButton(tr("Resend &to..."), this);
+    resendTo->setObjectName(QStringLiteral("resendTo"));
+    connect(resendTo, &QPushButton::clicked, this, &DeadLettersPage::resendSelectedElsewhere);
     auto *exportButton = new QPushButton(tr("E&xport CSV..."), this);
     exportButton->setObjectName(QStringLiteral("exportCsv"));
-    connect(resend, &QPushButton::clicked, this, &DeadLettersPage::resendSelected);
+    connect(resend, &QPushButton::clicked, this, [this] { resendSelected(); });
     connect(exportButton, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export dead letters"), QStringLiteral("dead-letters.csv"),
                                                           tr("CSV files (*.csv)"));
@@ -82,6 +86,7 @@ DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
 
     auto *actions = new QHBoxLayout;
     actions->addWidget(resend);
+    actions->addWidget(resendTo);
     actions->addWidget(exportButton);
     actions->addWidget(progress_, 1);
     auto *right = new QSplitter(Qt::Vertical, this);
@@ -105,10 +110,8 @@ void DeadLettersPage::open(int row)
     client_->browse(*current_, -1, 1000);
 }
 
-void DeadLettersPage::resendSelected()
+QList<qint64> DeadLettersPage::selectedOffsets() const
 {
-    if (!current_)
-        return;
     QList<qint64> offsets;
     const QModelIndexList rows = messageTable_->selectionModel()->selectedRows();
     if (rows.isEmpty()) {
@@ -119,8 +122,24 @@ void DeadLettersPage::resendSelected()
             offsets << messages_->record(index.row()).offset;
     }
     std::sort(offsets.begin(), offsets.end());
-    if (!offsets.isEmpty())
-        client_->resend(*current_, offsets);
+    return offsets;
+}
+
+void DeadLettersPage::resendSelected(const ResendDestination &to)
+{
+    const QList<qint64> offsets = selectedOffsets();
+    if (current_ && !offsets.isEmpty())
+        client_->resend(*current_, offsets, to);
+}
+
+void DeadLettersPage::resendSelectedElsewhere()
+{
+    const QList<qint64> offsets = selectedOffsets();
+    if (!current_ || offsets.isEmpty())
+        return;
+    ResendDialog dialog(int(offsets.size()), this);
+    if (dialog.exec() == QDialog::Accepted)
+        client_->resend(*current_, offsets, dialog.destination());
 }
 
 void DeadLettersPage::exportCsvTo(const QString &path)

@@ -1,6 +1,6 @@
 // DeadLettersPage: every dead-letter queue of both protocols with its count; the dead letters of the one selected
-// (MessageView for the current one); resend the selected ones, or all, to their origin in batches with a progress
-// bar and a result per message; export them as CSV.
+// (MessageView for the current one); resend the selected ones, or all, to their origin or to another exchange or
+// topic, in batches with a progress bar and a result per message; export them as CSV.
 #pragma once
 
 #include "AdminTypes.h"
@@ -27,8 +27,10 @@ public:
 
     // Shows the dead letters of the DLQ in row `row` of the DLQ list.
     void open(int row);
-    // Resends the selected dead letters (every one shown when none is selected).
-    void resendSelected();
+    // Resends the selected dead letters (every one shown when none is selected) to `to` (their origin by default).
+    void resendSelected(const ResendDestination &to = {});
+    // Asks where to (ResendDialog), then resends the selected ones there.
+    void resendSelectedElsewhere();
     // Asks for the CSV and writes it to path once it arrives (the Export button asks for the path first).
     void exportCsvTo(const QString &path);
 
@@ -42,6 +44,9 @@ signals:
     void exported(const QString &path, bool ok);
 
 private:
+    // The offsets of the selected dead letters, of every one shown when none is selected; ascending.
+    QList<qint64> selectedOffsets() const;
+
     AdminClient *client_;
     DeadLetterTableModel *queues_;
     MessageTableModel *messages_;

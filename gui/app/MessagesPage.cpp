@@ -5,6 +5,7 @@
 #include "MessageView.h"
 
 #include <QComboBox>
+#include <QDateTimeEdit>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -19,7 +20,9 @@ namespace ferry::console {
 
 MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     : QWidget(parent), client_(client), source_(new QComboBox(this)), count_(new QSpinBox(this)),
-      search_(new QLineEdit(this)), payload_(new QLineEdit(this)), table_(new QTableView(this)),
+      search_(new QLineEdit(this)), payload_(new QLineEdit(this)),
+      rangeBegin_(new QDateTimeEdit(QDateTime::currentDateTime().addSecs(-3600), this)),
+      rangeEnd_(new QDateTimeEdit(QDateTime::currentDateTime().addSecs(3600), this)), table_(new QTableView(this)),
       model_(new MessageTableModel(this)), view_(new MessageView(this))
 {
     setObjectName(QStringLiteral("messagesPage"));
@@ -32,6 +35,16 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     search_->setPlaceholderText(tr("Message id or key"));
     payload_->setObjectName(QStringLiteral("payload"));
     payload_->setPlaceholderText(tr("Body of a test message"));
+    for (QDateTimeEdit *edit : {rangeBegin_, rangeEnd_}) {
+        edit->setCalendarPopup(true);
+        edit->setDisplayFormat(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    }
+    rangeBegin_->setObjectName(QStringLiteral("rangeBegin"));
+    rangeEnd_->setObjectName(QStringLiteral("rangeEnd"));
+    auto *inRange = new QPushButton(tr("Stored in &range"), this);
+    inRange->setObjectName(QStringLiteral("browseRange"));
+    connect(inRange, &QPushButton::clicked, this,
+            [this] { browseTimeRange(rangeBegin_->dateTime(), rangeEnd_->dateTime()); });
     auto *browse = new QPushButton(tr("&Browse"), this);
     browse->setObjectName(QStringLiteral("browse"));
     auto *next = new QPushButton(tr("&Next page"), this);
@@ -78,6 +91,15 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     controls->addSpacing(12);
     controls->addWidget(search_, 1);
     controls->addWidget(findButton);
+    auto *rangeRow = new QHBoxLayout;
+    auto *rangeLabel = new QLabel(tr("Stored &between"), this);
+    rangeLabel->setBuddy(rangeBegin_);
+    rangeRow->addWidget(rangeLabel);
+    rangeRow->addWidget(rangeBegin_);
+    rangeRow->addWidget(new QLabel(tr("and"), this));
+    rangeRow->addWidget(rangeEnd_);
+    rangeRow->addWidget(inRange);
+    rangeRow->addStretch(1);
     auto *publishRow = new QHBoxLayout;
     publishRow->addWidget(payload_, 1);
     publishRow->addWidget(publish);
@@ -86,6 +108,7 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     splitter->addWidget(view_);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(controls);
+    layout->addLayout(rangeRow);
     layout->addWidget(splitter, 1);
     layout->addLayout(publishRow);
 }
@@ -144,13 +167,26 @@ std::optional<MessageSource> MessagesPage::currentSource() const
 
 void MessagesPage::browseFromStart()
 {
+    range_.reset();
     if (const auto s = currentSource())
         client_->browse(*s, -1, count_->value());
 }
 
+void MessagesPage::browseTimeRange(const QDateTime &begin, const QDateTime &end)
+{
+    range_ = std::make_pair(begin.toMSecsSinceEpoch(), end.toMSecsSinceEpoch());
+    if (const auto s = currentSource())
+        client_->browseTimeRange(*s, range_->first, range_->second, count_->value());
+}
+
 void MessagesPage::nextPage()
 {
-    if (const auto s = currentSource(); s && nextOffset_ >= 0)
+    const auto s = currentSource();
+    if (!s || nextOffset_ < 0)
+        return;
+    if (range_)
+        client_->browseTimeRange(*s, range_->first, range_->second, count_->value(), nextOffset_);
+    else
         client_->browse(*s, nextOffset_, count_->value());
 }
 

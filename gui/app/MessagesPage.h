@@ -1,5 +1,6 @@
-// MessagesPage: the message browser. Pick a queue or a topic queue, browse it page by page without consuming, find a
-// message by id or key, see one message (MessageView), and publish a test message to a queue.
+// MessagesPage: the message browser. Pick a queue or a topic queue, browse it page by page without consuming (all of
+// it, or the messages stored in a time range), find a message by id or key, see one message (MessageView), and
+// publish a test message to a queue.
 #pragma once
 
 #include "AdminTypes.h"
@@ -9,6 +10,8 @@
 #include <optional>
 
 class QComboBox;
+class QDateTime;
+class QDateTimeEdit;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
@@ -31,6 +34,8 @@ public:
     // Selects the source described by `label` (as the combo shows it); false when there is none.
     bool selectSource(const QString &label);
     void browseFromStart();
+    // The first page of the messages stored from `begin` to `end`; nextPage stays in the range.
+    void browseTimeRange(const QDateTime &begin, const QDateTime &end);
     void nextPage();
     void find(const QString &idOrKey);
     void publishToSelectedQueue(const QByteArray &payload);
@@ -50,10 +55,12 @@ private:
     QSpinBox *count_;
     QLineEdit *search_;
     QLineEdit *payload_;
+    QDateTimeEdit *rangeBegin_, *rangeEnd_;
     QTableView *table_;
     MessageTableModel *model_;
     MessageView *view_;
     qint64 nextOffset_ = -1;
+    std::optional<std::pair<qint64, qint64>> range_; // the store-time range (ms) being browsed, if any
 };
 
 } // namespace ferry::console

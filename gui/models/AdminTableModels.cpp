@@ -28,6 +28,14 @@ TopicTableModel::TopicTableModel(QObject *parent)
               {tr("Write queues"), tr("Queues producers write"), [](const TopicInfo &t) { return QVariant(t.writeQueues); }},
               {tr("Perm"), tr("RocketMQ permission bits: 2 read, 4 write"), [](const TopicInfo &t) { return QVariant(t.perm); }},
               {tr("Messages"), tr("Messages kept over every queue"), [](const TopicInfo &t) { return QVariant(t.messages); }},
+              {tr("Publish/s"), tr("Messages the topic took per second"), [](const TopicInfo &t) { return QVariant(t.publishRate); }},
+              {tr("Depth per queue"), tr("Messages kept in each queue, by queue id"),
+               [](const TopicInfo &t) {
+                   QStringList depths;
+                   for (const TopicQueueInfo &q : t.queues)
+                       depths << QString::number(q.messages);
+                   return QVariant(depths.join(QLatin1Char(' ')));
+               }},
           },
           parent)
 {
@@ -48,6 +56,55 @@ ConnectionTableModel::ConnectionTableModel(QObject *parent)
                [](const ConnectionInfo &c) {
                    return QVariant(QDateTime::fromMSecsSinceEpoch(c.connectedAt).toString(Qt::ISODate));
                }},
+          },
+          parent)
+{
+}
+
+namespace {
+
+// A headers binding's arguments as "k=v, k2=v2", sorted by key (QVariantMap's order).
+QString argumentsText(const QVariantMap &arguments)
+{
+    QStringList parts;
+    for (auto it = arguments.begin(); it != arguments.end(); ++it)
+        parts << it.key() + QLatin1Char('=') + it.value().toString();
+    return parts.join(QStringLiteral(", "));
+}
+
+} // namespace
+
+ExchangeTableModel::ExchangeTableModel(QObject *parent)
+    : RecordTableModel<ExchangeInfo>(
+          {
+              {tr("Vhost"), tr("The virtual host"), [](const ExchangeInfo &e) { return QVariant(e.vhost); }},
+              {tr("Name"), tr("The exchange's name; (default) routes by queue name"),
+               [](const ExchangeInfo &e) { return QVariant(e.name.isEmpty() ? tr("(default)") : e.name); }},
+              {tr("Type"), tr("direct, fanout, topic, headers or x-delayed-message"),
+               [](const ExchangeInfo &e) {
+                   return QVariant(e.delayedType.isEmpty() ? e.type : tr("%1 (%2)").arg(e.type, e.delayedType));
+               }},
+              {tr("Durable"), tr("Survives a restart"), [](const ExchangeInfo &e) { return QVariant(e.durable); }},
+              {tr("Auto-delete"), tr("Deleted when its last binding goes"),
+               [](const ExchangeInfo &e) { return QVariant(e.autoDelete); }},
+              {tr("Internal"), tr("Only other exchanges publish to it"), [](const ExchangeInfo &e) { return QVariant(e.internal); }},
+          },
+          parent)
+{
+}
+
+BindingTableModel::BindingTableModel(QObject *parent)
+    : RecordTableModel<BindingInfo>(
+          {
+              {tr("Vhost"), tr("The virtual host"), [](const BindingInfo &b) { return QVariant(b.vhost); }},
+              {tr("Source"), tr("The exchange it routes from"), [](const BindingInfo &b) { return QVariant(b.source); }},
+              {tr("Destination"), tr("The queue or exchange it routes to"),
+               [](const BindingInfo &b) { return QVariant(b.destination); }},
+              {tr("Destination type"), tr("queue or exchange"), [](const BindingInfo &b) { return QVariant(b.destinationType); }},
+              {tr("Routing key"), tr("What a direct or topic exchange matches"),
+               [](const BindingInfo &b) { return QVariant(b.routingKey); }},
+              {tr("Arguments"), tr("What a headers exchange matches"),
+               [](const BindingInfo &b) { return QVariant(argumentsText(b.arguments)); }},
           },
           parent)
 {

@@ -23,6 +23,16 @@ public:
     explicit ConnectionTableModel(QObject *parent = nullptr);
 };
 
+class ExchangeTableModel : public RecordTableModel<ExchangeInfo> {
+public:
+    explicit ExchangeTableModel(QObject *parent = nullptr);
+};
+
+class BindingTableModel : public RecordTableModel<BindingInfo> {
+public:
+    explicit BindingTableModel(QObject *parent = nullptr);
+};
+
 class MessageTableModel : public RecordTableModel<MessageInfo> {
 public:
     explicit MessageTableModel(QObject *parent = nullptr);

@@ -315,6 +315,9 @@ test('RocketMQ: topic browse, publish, search by key and id; %DLQ% resend reache
     assert.equal(r.body.messages[0].tags, 'TagA');
     assert.equal(r.body.messages[1].tags, 'TagB');
     assert.equal(r.body.max_offset, 2);
+    r = await api('GET', `/api/v1/topics/${topic}`);
+    assert.equal(r.body.message_stats.publish, 2, 'the topic counts both messages it took');
+    assert.equal(typeof r.body.message_stats.publish_details.rate, 'number');
     r = await api('GET', `/api/v1/topics/${topic}/messages?queue_id=5`);
     assert.equal(r.status, 400, 'queue_id out of range');
     r = await api('GET', `/api/v1/topics/${topic}/messages?queue_id=0&offset=3`);

@@ -153,6 +153,8 @@ private slots:
         row = rowOf(model, 0, QStringLiteral("TGui"));
         QCOMPARE(model.index(row, 2).data(Qt::UserRole).toInt(), 2);
         QCOMPARE(model.index(row, 3).data().toString(), QStringLiteral("4"));
+        QCOMPARE(model.index(row, 6).data().toString(), QStringLiteral("0 0")); // depth of each of its 2 queues
+        QCOMPARE(model.headerData(5, Qt::Horizontal).toString(), QStringLiteral("Publish/s"));
         QVERIFY(changed.count() >= 1);
 
         // Invalid input is refused before anything is sent.
@@ -210,6 +212,176 @@ private slots:
         std::tie(ok, message) = apply(*c, [&] { c->deleteQueue(QStringLiteral("/"), QStringLiteral("gui q/1")); });
         QVERIFY2(ok, qPrintable(message));
         QTRY_COMPARE_WITH_TIMEOUT(rowOf(model, 1, QStringLiteral("gui q/1")), -1, 10000);
+    }
+
+    void exchangeModelFollowsChanges()
+    {
+        auto c = client();
+        ExchangeTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        connect(c.get(), &AdminClient::exchangesReceived, &model,
+                [&model](const QList<ExchangeInfo> &e) { model.setRecords(e); });
+        QSignalSpy exchanges(c.get(), &AdminClient::exchangesReceived);
+        c->fetchExchanges();
+        QVERIFY(waitFor(exchanges));
+        // The broker's own: the default exchange (shown as such) and amq.*, which cannot be deleted.
+        const int direct = rowOf(model, 1, QStringLiteral("amq.direct"));
+        QVERIFY(direct >= 0);
+        QVERIFY(model.record(direct).predeclared());
+        const int defaultRow = rowOf(model, 1, QStringLiteral("(default)"));
+        QVERIFY(defaultRow >= 0);
+        QVERIFY(model.record(defaultRow).name.isEmpty());
+
+        auto [ok, message] = apply(*c, [&] {
+            c->declareExchange(QStringLiteral("/"), QStringLiteral("gui x/1"), QStringLiteral("topic"), false, true);
+        });
+        QVERIFY2(ok, qPrintable(message));
+        QVERIFY(waitFor(exchanges, 2)); // the change refetches the list
+        const int row = rowOf(model, 1, QStringLiteral("gui x/1"));
+        QVERIFY(row >= 0);
+        QCOMPARE(model.index(row, 0).data().toString(), QStringLiteral("/"));
+        QCOMPARE(model.index(row, 2).data().toString(), QStringLiteral("topic"));
+        QCOMPARE(model.index(row, 3).data().toString(), QStringLiteral("no"));  // durable
+        QCOMPARE(model.index(row, 4).data().toString(), QStringLiteral("yes")); // auto-delete
+        QVERIFY(!model.record(row).predeclared());
+
+        // The broker's rules: amq.* is its own, and an exchange is not redeclared with another type.
+        std::tie(ok, message) = apply(*c, [&] {
+            c->declareExchange(QStringLiteral("/"), QStringLiteral("amq.mine"), QStringLiteral("direct"), true, false);
+        });
+        QVERIFY(!ok);
+        QVERIFY2(message.startsWith(QStringLiteral("400")), qPrintable(message));
+        std::tie(ok, message) = apply(*c, [&] {
+            c->declareExchange(QStringLiteral("/"), QStringLiteral("gui x/1"), QStringLiteral("fanout"), false, true);
+        });
+        QVERIFY(!ok);
+        QVERIFY2(message.startsWith(QStringLiteral("400")), qPrintable(message));
+
+        std::tie(ok, message) = apply(*c, [&] { c->deleteExchange(QStringLiteral("/"), QStringLiteral("gui x/1")); });
+        QVERIFY2(ok, qPrintable(message));
+        QTRY_COMPARE_WITH_TIMEOUT(rowOf(model, 1, QStringLiteral("gui x/1")), -1, 10000);
+        std::tie(ok, message) = apply(*c, [&] { c->deleteExchange(QStringLiteral("/"), QStringLiteral("amq.direct")); });
+        QVERIFY(!ok);
+        QVERIFY2(message.startsWith(QStringLiteral("403")), qPrintable(message));
+    }
+
+    void bindingModelFollowsChanges()
+    {
+        auto c = client();
+        BindingTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        connect(c.get(), &AdminClient::bindingsReceived, &model,
+                [&model](const QList<BindingInfo> &b) { model.setRecords(b); });
+        const QString vhost = QStringLiteral("/");
+        for (const auto &[name, type] : {std::pair{QStringLiteral("gui-dx"), QStringLiteral("direct")},
+                                         std::pair{QStringLiteral("gui-hx"), QStringLiteral("headers")}}) {
+            auto [ok, message] = apply(*c, [&] { c->declareExchange(vhost, name, type, true, false); });
+            QVERIFY2(ok, qPrintable(message));
+        }
+        auto [ok, message] = apply(*c, [&] { c->declareQueue(vhost, QStringLiteral("gui-bq"), true); });
+        QVERIFY2(ok, qPrintable(message));
+
+        // A routing key (with a character the path encodes), header arguments, and exchange to exchange.
+        std::tie(ok, message) = apply(*c, [&] {
+            c->bind(vhost, QStringLiteral("gui-dx"), QStringLiteral("gui-bq"), QStringLiteral("queue"),
+                    QStringLiteral("orders.*"));
+        });
+        QVERIFY2(ok, qPrintable(message));
+        std::tie(ok, message) = apply(*c, [&] {
+            c->bind(vhost, QStringLiteral("gui-hx"), QStringLiteral("gui-bq"), QStringLiteral("queue"), QString(),
+                    {{QStringLiteral("x-match"), QStringLiteral("any")}, {QStringLiteral("region"), QStringLiteral("eu")}});
+        });
+        QVERIFY2(ok, qPrintable(message));
+        std::tie(ok, message) = apply(*c, [&] {
+            c->bind(vhost, QStringLiteral("gui-dx"), QStringLiteral("gui-hx"), QStringLiteral("exchange"),
+                    QStringLiteral("fwd"));
+        });
+        QVERIFY2(ok, qPrintable(message));
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(model, 4, QStringLiteral("orders.*")) >= 0 &&
+                                     rowOf(model, 4, QStringLiteral("fwd")) >= 0 &&
+                                     rowOf(model, 5, QStringLiteral("region=eu, x-match=any")) >= 0,
+                                 10000);
+        const BindingInfo keyed = model.record(rowOf(model, 4, QStringLiteral("orders.*")));
+        QCOMPARE(keyed.source, QStringLiteral("gui-dx"));
+        QCOMPARE(keyed.destination, QStringLiteral("gui-bq"));
+        QCOMPARE(keyed.destinationType, QStringLiteral("queue"));
+        QCOMPARE(keyed.propertiesKey, QStringLiteral("orders.*"));
+        const BindingInfo headers = model.record(rowOf(model, 5, QStringLiteral("region=eu, x-match=any")));
+        QCOMPARE(headers.source, QStringLiteral("gui-hx"));
+        QVERIFY2(headers.propertiesKey.startsWith(QLatin1Char('~')) && headers.propertiesKey.size() == 9,
+                 qPrintable(headers.propertiesKey));
+        QCOMPARE(headers.arguments.value(QStringLiteral("region")).toString(), QStringLiteral("eu"));
+        const int forward = rowOf(model, 4, QStringLiteral("fwd"));
+        QCOMPARE(model.index(forward, 2).data().toString(), QStringLiteral("gui-hx"));
+        QCOMPARE(model.index(forward, 3).data().toString(), QStringLiteral("exchange"));
+
+        // Unbinding by properties key removes exactly that row.
+        for (const BindingInfo &b : {keyed, headers}) {
+            const int rows = model.rowCount();
+            std::tie(ok, message) = apply(*c, [&] { c->unbind(b); });
+            QVERIFY2(ok, qPrintable(message));
+            QTRY_COMPARE_WITH_TIMEOUT(model.rowCount(), rows - 1, 10000);
+        }
+        QCOMPARE(rowOf(model, 4, QStringLiteral("orders.*")), -1);
+        std::tie(ok, message) = apply(*c, [&] { c->unbind(keyed); });
+        QVERIFY(!ok);
+        QVERIFY2(message.startsWith(QStringLiteral("404")), qPrintable(message));
+        // Deleting an exchange takes its bindings along; the list follows.
+        std::tie(ok, message) = apply(*c, [&] { c->deleteExchange(vhost, QStringLiteral("gui-hx")); });
+        QVERIFY2(ok, qPrintable(message));
+        QTRY_COMPARE_WITH_TIMEOUT(rowOf(model, 4, QStringLiteral("fwd")), -1, 10000);
+        std::tie(ok, message) = apply(*c, [&] { c->deleteExchange(vhost, QStringLiteral("gui-dx")); });
+        QVERIFY2(ok, qPrintable(message));
+        std::tie(ok, message) = apply(*c, [&] { c->deleteQueue(vhost, QStringLiteral("gui-bq")); });
+        QVERIFY2(ok, qPrintable(message));
+    }
+
+    void resourceSpecsValidate()
+    {
+        ExchangeSpec exchange{QStringLiteral("/"), QStringLiteral("x"), QStringLiteral("headers"), true, false};
+        QVERIFY(exchange.validate().isEmpty());
+        exchange.name = QStringLiteral("amq.x");
+        QVERIFY(exchange.validate().contains(QStringLiteral("amq.")));
+        exchange.name = QString();
+        QVERIFY(!exchange.validate().isEmpty());
+        exchange.name = QStringLiteral("x");
+        exchange.type = QStringLiteral("x-unknown");
+        QVERIFY(!exchange.validate().isEmpty());
+
+        QueueSpec queue{QStringLiteral("/"), QStringLiteral("q"), true};
+        QVERIFY(queue.validate().isEmpty());
+        queue.name = QString(256, QLatin1Char('q'));
+        QVERIFY(queue.validate().contains(QStringLiteral("255")));
+        queue.name = QStringLiteral("q");
+        queue.vhost = QString();
+        QVERIFY(!queue.validate().isEmpty());
+
+        BindingSpec binding;
+        binding.source = QStringLiteral("x");
+        binding.destination = QStringLiteral("q");
+        QVERIFY(binding.validate().isEmpty());
+        binding.source = QStringLiteral("amq.default");
+        QVERIFY(!binding.validate().isEmpty());
+        binding.source = QStringLiteral("x");
+        binding.destinationType = QStringLiteral("topic");
+        QVERIFY(!binding.validate().isEmpty());
+        binding.destinationType = QStringLiteral("exchange");
+        binding.destination = QString();
+        QVERIFY(binding.validate().contains(QStringLiteral("exchange")));
+
+        QVariantMap arguments;
+        QVERIFY(BindingSpec::argumentsFromLines(QStringLiteral(" x-match = any \n\nregion=eu=west\n"), &arguments).isEmpty());
+        QCOMPARE(arguments.size(), 2);
+        QCOMPARE(arguments.value(QStringLiteral("x-match")).toString(), QStringLiteral("any"));
+        QCOMPARE(arguments.value(QStringLiteral("region")).toString(), QStringLiteral("eu=west"));
+        QVERIFY(BindingSpec::argumentsFromLines(QStringLiteral("region"), &arguments).contains(QStringLiteral("Line 1")));
+        QVERIFY(BindingSpec::argumentsFromLines(QStringLiteral("a=1\n=2"), &arguments).contains(QStringLiteral("Line 2")));
+        QVERIFY(BindingSpec::argumentsFromLines(QStringLiteral("$a=1"), &arguments).contains(QStringLiteral("$")));
+        QVERIFY(BindingSpec::argumentsFromLines(QStringLiteral("x-match=some"), &arguments).contains(QStringLiteral("x-match")));
+        QCOMPARE(arguments.size(), 2); // untouched by the refusals
+        binding.destination = QStringLiteral("x2");
+        binding.arguments = {{QStringLiteral("x-match"), QStringLiteral("some")}};
+        QVERIFY(binding.validate().contains(QStringLiteral("x-match")));
     }
 
     void connectionModelListsAndCloses()

@@ -1,19 +1,26 @@
 // tst_console_window: ferry-console's window (gui/app) with the offscreen platform against a real ferry-broker:
 // the banner for an unreachable broker and for wrong credentials, and a topic created by clicking through the
-// dialog (which refuses invalid input first) showing up in the topics list.
+// dialog (which refuses invalid input first) showing up in the topics list; exchangeQueueAndBindingThroughDialogs:
+// a queue, a headers exchange and a binding created through their dialogs (each refusing invalid input first),
+// listed, then deleted with their confirmations answered.
 #include "AdminTableModels.h"
 #include "DeadLettersPage.h"
+#include "ExchangesPage.h"
 #include "GroupsPage.h"
+#include "ListPage.h"
 #include "MainWindow.h"
 #include "MessageView.h"
 #include "MessagesPage.h"
 #include "OverviewPage.h"
 #include "ReplicationPage.h"
+#include "ResendDialog.h"
+#include "ResourceDialogs.h"
 #include "RunningBroker.h"
 #include "TopicDialog.h"
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QCheckBox>
 #include <QDateTimeEdit>
 #include <QDialogButtonBox>
 #include <QComboBox>
@@ -22,13 +29,16 @@
 #include <QMessageBox>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QPlainTextEdit>
 #include <QRadioButton>
 #include <QLineEdit>
 #include <QProcess>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -45,6 +55,55 @@ int rowOf(const QAbstractItemModel *model, int column, const QString &text)
         if (model->index(row, column).data().toString() == text)
             return row;
     return -1;
+}
+
+// Clicks `opener`, which opens a modal Dialog (exec()), and runs drive(dialog) once it is up. A dialog drive()
+// leaves open is cancelled, so a failed check cannot leave exec() waiting; false when no Dialog came up.
+template <typename Dialog, typename Drive>
+bool clickThroughDialog(QAbstractButton *opener, Drive drive)
+{
+    bool driven = false;
+    QTimer::singleShot(0, opener, [&] {
+        auto *dialog = qobject_cast<Dialog *>(QApplication::activeModalWidget());
+        if (!dialog) {
+            if (auto *other = qobject_cast<QDialog *>(QApplication::activeModalWidget()))
+                other->reject();
+            return;
+        }
+        driven = true;
+        drive(dialog);
+        if (dialog->isVisible())
+            dialog->reject();
+    });
+    QTest::mouseClick(opener, Qt::LeftButton);
+    return driven;
+}
+
+QPushButton *okOf(QDialog *dialog)
+{
+    return dialog->findChild<QDialogButtonBox *>(QStringLiteral("buttons"))->button(QDialogButtonBox::Ok);
+}
+
+// Clicks OK; the refusal shown when the dialog stays open ("" when it accepted).
+QString refusalOf(QDialog *dialog)
+{
+    QTest::mouseClick(okOf(dialog), Qt::LeftButton);
+    auto *error = dialog->findChild<QLabel *>(QStringLiteral("error"));
+    return dialog->isVisible() && error->isVisible() ? error->text() : QString();
+}
+
+// Clicks `button` and answers Yes to the question it asks; returns the question's text.
+QString clickAndConfirm(QAbstractButton *button)
+{
+    QString question;
+    QTimer::singleShot(0, button, [&] {
+        if (auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) {
+            question = box->text();
+            box->button(QMessageBox::Yes)->click();
+        }
+    });
+    QTest::mouseClick(button, Qt::LeftButton);
+    return question;
 }
 
 } // namespace
@@ -166,6 +225,24 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(page->model()->rowCount(), 1, 10000);
         QCOMPARE(page->model()->record(0).id, m.id);
         QCOMPARE(page->model()->record(0).queue, QStringLiteral("browse-me"));
+
+        // By store time: a range around it finds it, a range that ended before it finds nothing.
+        auto *begin = page->findChild<QDateTimeEdit *>(QStringLiteral("rangeBegin"));
+        auto *end = page->findChild<QDateTimeEdit *>(QStringLiteral("rangeEnd"));
+        auto *inRange = page->findChild<QPushButton *>(QStringLiteral("browseRange"));
+        const QDateTime stored = QDateTime::fromMSecsSinceEpoch(m.storeTime);
+        begin->setDateTime(stored.addSecs(-60));
+        end->setDateTime(stored.addSecs(60));
+        page->model()->setRecords({});
+        QTest::mouseClick(inRange, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(page->model()->rowCount(), 1, 10000);
+        QCOMPARE(page->model()->record(0).id, m.id);
+        begin->setDateTime(stored.addDays(-2));
+        end->setDateTime(stored.addDays(-1));
+        QSignalSpy ranged(window.client(), &AdminClient::pageReceived);
+        QTest::mouseClick(inRange, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(ranged.count(), 1, 10000);
+        QCOMPARE(page->model()->rowCount(), 0);
     }
 
     void deadLetterResentToTheRealClient()
@@ -229,6 +306,39 @@ private slots:
         QCOMPARE(page->progress()->maximum(), 1);
         QVERIFY2(waitForLine(QStringLiteral("received {\"order\":7,\"items\":[\"a\",\"b\"]} x-death=gui-orders")),
                  qPrintable(output));
+
+        // Resend it elsewhere: to the queue gui-elsewhere through the default exchange, chosen in the dialog (which
+        // refuses the default exchange without a routing key first).
+        AdminClient setup;
+        setup.setProfile(profile_);
+        QSignalSpy declared(&setup, &AdminClient::changeFinished);
+        setup.declareQueue(QStringLiteral("/"), QStringLiteral("gui-elsewhere"), true);
+        QTRY_COMPARE_WITH_TIMEOUT(declared.count(), 1, 10000);
+        QVERIFY(declared.first().at(1).toBool());
+        bool refused = false;
+        QTimer::singleShot(0, this, [&] {
+            auto *dialog = qobject_cast<ResendDialog *>(QApplication::activeModalWidget());
+            QVERIFY(dialog);
+            auto *ok = dialog->findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok);
+            QVERIFY(ok->isEnabled()); // the origin, by default
+            dialog->findChild<QRadioButton *>(QStringLiteral("toExchange"))->setChecked(true);
+            refused = !ok->isEnabled() &&
+                      dialog->findChild<QLabel *>(QStringLiteral("error"))->text().contains(QStringLiteral("routing key"));
+            QTest::keyClicks(dialog->findChild<QLineEdit *>(QStringLiteral("routingKey")), QStringLiteral("gui-elsewhere"));
+            QTest::mouseClick(ok, Qt::LeftButton);
+        });
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("resendTo")), Qt::LeftButton);
+        QVERIFY2(refused, "the dialog refused the default exchange without a routing key");
+        QTRY_VERIFY_WITH_TIMEOUT(page->results()->rowCount() == 1 &&
+                                     page->results()->index(0, 2).data().toString().contains(QStringLiteral("gui-elsewhere")),
+                                 10000);
+        QCOMPARE(page->results()->index(0, 1).data().toString(), QStringLiteral("resent"));
+        QSignalSpy browsed(&setup, &AdminClient::pageReceived);
+        setup.browse(MessageSource{MessageSource::Kind::Queue, QStringLiteral("/"), QStringLiteral("gui-elsewhere")}, -1, 10);
+        QTRY_COMPARE_WITH_TIMEOUT(browsed.count(), 1, 10000);
+        const auto elsewhere = browsed.first().first().value<MessagePage>().messages;
+        QCOMPARE(elsewhere.size(), 1);
+        QCOMPARE(elsewhere.first().payload, QByteArray(R"({"order":7,"items":["a","b"]})"));
         client.closeWriteChannel();
         QVERIFY(client.waitForFinished(10000));
     }
@@ -405,6 +515,117 @@ private slots:
         auto *filter = page->findChild<QLineEdit *>(QStringLiteral("filter"));
         QTest::keyClicks(filter, QStringLiteral("clicked"));
         QCOMPARE(table->model()->rowCount(), 1);
+    }
+
+    void exchangeQueueAndBindingThroughDialogs()
+    {
+        MainWindow window(profile_);
+        window.show();
+        auto *tabs = window.findChild<QTabWidget *>(QStringLiteral("tabs"));
+        auto *queuesPage = window.findChild<QWidget *>(QStringLiteral("queuesPage"));
+        auto *page = window.findChild<ExchangesPage *>(QStringLiteral("exchangesPage"));
+        QVERIFY(tabs && queuesPage && page);
+        QVERIFY(page->findChild<QSplitter *>(QStringLiteral("exchangesSplitter")));
+        const auto mode = QAbstractItemModelTester::FailureReportingMode::QtTest;
+        QAbstractItemModelTester exchangesTester(page->exchanges(), mode);
+        QAbstractItemModelTester bindingsTester(page->bindings(), mode);
+        auto *queueTable = queuesPage->findChild<QTableView *>(QStringLiteral("table"));
+        auto *exchangeTable = page->exchangeList()->view();
+        auto *bindingTable = page->bindingList()->view();
+        const QString queue = QStringLiteral("gui-clicked-q"), exchange = QStringLiteral("gui-clicked-x");
+
+        // A queue: a name of the broker's own is refused, then a good one is declared and listed.
+        tabs->setCurrentWidget(queuesPage);
+        QString refusal;
+        QVERIFY(clickThroughDialog<QueueDialog>(
+            queuesPage->findChild<QPushButton *>(QStringLiteral("newQueue")), [&](QueueDialog *dialog) {
+                auto *name = dialog->findChild<QLineEdit *>(QStringLiteral("name"));
+                QCOMPARE(dialog->findChild<QLineEdit *>(QStringLiteral("vhost"))->text(), QStringLiteral("/"));
+                QTest::keyClicks(name, QStringLiteral("amq.mine"));
+                refusal = refusalOf(dialog);
+                name->clear();
+                QTest::keyClicks(name, queue);
+                QVERIFY(dialog->findChild<QCheckBox *>(QStringLiteral("durable"))->isChecked());
+                QCOMPARE(refusalOf(dialog), QString());
+            }));
+        QVERIFY2(refusal.contains(QStringLiteral("amq.")), qPrintable(refusal));
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(queueTable->model(), 1, queue) >= 0, 10000);
+
+        // A headers exchange: an empty name and an amq.* one are refused first.
+        tabs->setCurrentWidget(page);
+        QStringList refusals;
+        QVERIFY(clickThroughDialog<ExchangeDialog>(
+            page->findChild<QPushButton *>(QStringLiteral("newExchange")), [&](ExchangeDialog *dialog) {
+                auto *name = dialog->findChild<QLineEdit *>(QStringLiteral("name"));
+                auto *type = dialog->findChild<QComboBox *>(QStringLiteral("type"));
+                refusals << refusalOf(dialog);
+                QTest::keyClicks(name, QStringLiteral("amq.clicked"));
+                refusals << refusalOf(dialog);
+                name->clear();
+                QTest::keyClicks(name, exchange);
+                type->setCurrentIndex(type->findText(QStringLiteral("headers")));
+                QVERIFY(!dialog->findChild<QCheckBox *>(QStringLiteral("autoDelete"))->isChecked());
+                QCOMPARE(refusalOf(dialog), QString());
+            }));
+        QCOMPARE(refusals.size(), 2);
+        QVERIFY2(refusals[0].contains(QStringLiteral("required")), qPrintable(refusals[0]));
+        QVERIFY2(refusals[1].contains(QStringLiteral("amq.")), qPrintable(refusals[1]));
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(exchangeTable->model(), 1, exchange) >= 0, 10000);
+        QCOMPARE(exchangeTable->model()->index(rowOf(exchangeTable->model(), 1, exchange), 2).data().toString(),
+                 QStringLiteral("headers"));
+        // The broker's own exchanges cannot be deleted: their button is off.
+        auto *deleteExchange = page->findChild<QPushButton *>(QStringLiteral("deleteExchange"));
+        exchangeTable->selectRow(rowOf(exchangeTable->model(), 1, QStringLiteral("amq.direct")));
+        QVERIFY(!deleteExchange->isEnabled());
+
+        // A binding from the selected exchange (the dialog starts with it) to the queue, matching a header: no
+        // destination and a line that is not key=value are refused first.
+        exchangeTable->selectRow(rowOf(exchangeTable->model(), 1, exchange));
+        QVERIFY(deleteExchange->isEnabled());
+        refusals.clear();
+        QVERIFY(clickThroughDialog<BindingDialog>(
+            page->findChild<QPushButton *>(QStringLiteral("newBinding")), [&](BindingDialog *dialog) {
+                auto *source = dialog->findChild<QComboBox *>(QStringLiteral("source"));
+                auto *destinationType = dialog->findChild<QComboBox *>(QStringLiteral("destinationType"));
+                auto *destination = dialog->findChild<QComboBox *>(QStringLiteral("destination"));
+                auto *arguments = dialog->findChild<QPlainTextEdit *>(QStringLiteral("arguments"));
+                QVERIFY(dialog->findChild<QLineEdit *>(QStringLiteral("routingKey")));
+                QCOMPARE(source->currentText(), exchange);
+                QCOMPARE(destinationType->currentText(), QStringLiteral("queue"));
+                QVERIFY(arguments->isEnabled()); // a headers source
+                refusals << refusalOf(dialog);
+                QVERIFY(destination->findText(queue) >= 0); // offered from the queues list
+                QTest::keyClicks(destination->lineEdit(), queue);
+                arguments->setPlainText(QStringLiteral("region"));
+                refusals << refusalOf(dialog);
+                arguments->setPlainText(QStringLiteral("x-match=any\nregion = eu\n"));
+                QCOMPARE(refusalOf(dialog), QString());
+            }));
+        QCOMPARE(refusals.size(), 2);
+        QVERIFY2(refusals[0].contains(QStringLiteral("destination")), qPrintable(refusals[0]));
+        QVERIFY2(refusals[1].contains(QStringLiteral("key=value")), qPrintable(refusals[1]));
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(bindingTable->model(), 1, exchange) >= 0, 10000);
+        int row = rowOf(bindingTable->model(), 1, exchange);
+        QCOMPARE(bindingTable->model()->index(row, 2).data().toString(), queue);
+        QCOMPARE(bindingTable->model()->index(row, 3).data().toString(), QStringLiteral("queue"));
+        QCOMPARE(bindingTable->model()->index(row, 5).data().toString(), QStringLiteral("region=eu, x-match=any"));
+
+        // Delete the binding, the exchange and the queue, each confirmed.
+        bindingTable->selectRow(row);
+        QString question = clickAndConfirm(page->findChild<QPushButton *>(QStringLiteral("deleteBinding")));
+        QVERIFY2(question.contains(exchange) && question.contains(queue), qPrintable(question));
+        QTRY_COMPARE_WITH_TIMEOUT(rowOf(bindingTable->model(), 1, exchange), -1, 10000);
+
+        exchangeTable->selectRow(rowOf(exchangeTable->model(), 1, exchange));
+        question = clickAndConfirm(deleteExchange);
+        QVERIFY2(question.contains(exchange), qPrintable(question));
+        QTRY_COMPARE_WITH_TIMEOUT(rowOf(exchangeTable->model(), 1, exchange), -1, 10000);
+
+        tabs->setCurrentWidget(queuesPage);
+        queueTable->selectRow(rowOf(queueTable->model(), 1, queue));
+        question = clickAndConfirm(queuesPage->findChild<QPushButton *>(QStringLiteral("deleteQueue")));
+        QVERIFY2(question.contains(queue), qPrintable(question));
+        QTRY_COMPARE_WITH_TIMEOUT(rowOf(queueTable->model(), 1, queue), -1, 10000);
     }
 };
 

@@ -419,11 +419,16 @@ namespace {
 QJsonObject topicJson(const AdminRoutes &r, const TopicConfig &t)
 {
     QJsonArray queues;
-    uint64_t total = 0;
+    uint64_t total = 0, published = 0;
+    double publishRate = 0;
     for (uint32_t i = 0; i < t.queueCount(); ++i) {
-        const QueuePtr queue = r.context().queues->find(TopicRegistry::queueName(t.name, i));
+        const std::string queueName = TopicRegistry::queueName(t.name, i);
+        const QueuePtr queue = r.context().queues->find(queueName);
         const uint64_t low = queue ? queue->low() : 0, next = queue ? queue->next() : 0;
         total += next - low;
+        if (queue)
+            published += queueTotals(*queue).published;
+        publishRate += r.rates().queue(queueName).publish;
         queues.append(QJsonObject{{"queue_id", static_cast<qint64>(i)},
                                   {"min_offset", static_cast<qint64>(low)},
                                   {"max_offset", static_cast<qint64>(next)},
@@ -434,6 +439,8 @@ QJsonObject topicJson(const AdminRoutes &r, const TopicConfig &t)
                        {"write_queue_nums", static_cast<qint64>(t.writeQueues)},
                        {"perm", static_cast<qint64>(t.perm)},
                        {"messages", static_cast<qint64>(total)},
+                       {"message_stats", QJsonObject{{"publish", static_cast<qint64>(published)},
+                                                     {"publish_details", QJsonObject{{"rate", publishRate}}}}},
                        {"queues", queues}};
 }
 
