@@ -32,5 +32,11 @@ ctl reset-offset CG_BILLING TOrders --to-offset 0
 setsid bash -c "sleep 100000 | node tests/gui/dlq_client.js amqp://guest:guest@$amqp orders" >/dev/null 2>&1 &
 client=$!
 sleep 1.5
-QT_QPA_PLATFORM=offscreen "$BIN/ferry-console" --url "http://$admin" --screenshots "$OUT"
+# Settings of its own (no saved profile or layout of the machine's user), with two saved profiles for the profiles
+# dialog to list (no passwords: those live in the secret store).
+mkdir -p "$data/config/Ferry"
+printf '%s\n' '[profiles]' '1\name=production' '1\url=https://ferry-prod.example:15680' '1\user=ops' \
+  '2\name=staging' '2\url=http://ferry-staging.example:15680' '2\user=ops' 'size=2' \
+  >"$data/config/Ferry/ferry-console.conf"
+XDG_CONFIG_HOME="$data/config" QT_QPA_PLATFORM=offscreen "$BIN/ferry-console" --url "http://$admin" --screenshots "$OUT"
 ls "$OUT"

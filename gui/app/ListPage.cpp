@@ -30,6 +30,7 @@ ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget
     proxy_->setSourceModel(model);
     proxy_->setSortRole(Qt::UserRole);
     proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    proxy_->setSortCaseSensitivity(Qt::CaseInsensitive);
     proxy_->setFilterKeyColumn(-1); // every column
     filter_->setObjectName(QStringLiteral("filter"));
     filter_->setPlaceholderText(tr("Filter"));
@@ -38,6 +39,7 @@ ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget
     view_->setObjectName(QStringLiteral("table"));
     view_->setModel(proxy_);
     view_->setSortingEnabled(true);
+    view_->sortByColumn(0, Qt::AscendingOrder); // until the user picks another (remembered by MainWindow)
     view_->setSelectionBehavior(QAbstractItemView::SelectRows);
     view_->setSelectionMode(QAbstractItemView::SingleSelection);
     view_->horizontalHeader()->setStretchLastSection(true);

@@ -15,6 +15,7 @@
 
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QLabel>
@@ -251,7 +252,10 @@ void MainWindow::switchToProfile(const QString &name)
 void MainWindow::editProfiles()
 {
     ProfilesDialog dialog(profiles_, this);
-    dialog.select(profile_.name);
+    if (profiles_->profile(profile_.name))
+        dialog.select(profile_.name);
+    else
+        dialog.fill(profile_); // the broker opened with --url, ready to be saved
     connect(&dialog, &ProfilesDialog::connectRequested, this, &MainWindow::switchToProfile);
     dialog.exec();
 }
@@ -304,13 +308,36 @@ void MainWindow::restoreLayout()
 
 bool MainWindow::saveScreenshots(const QString &dir)
 {
+    const auto settle = [] {
+        QElapsedTimer waited;
+        waited.start();
+        while (waited.elapsed() < 400) // the answers a selection asked for
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    };
     bool ok = true;
     for (int i = 0; i < tabs_->count(); ++i) {
         tabs_->setCurrentIndex(i);
-        QCoreApplication::processEvents();
+        if (tabs_->widget(i) == messagesPage_)
+            messagesPage_->browseFromStart(); // the first source's first page
+        // Each list shows its first row selected, with its details: twice, since a selection fills the next list
+        // (the first DLQ's dead letters, then the first dead letter's fields and body).
+        for (int pass = 0; pass < 2; ++pass) {
+            for (QTableView *table : tabs_->widget(i)->findChildren<QTableView *>())
+                if (table->model()->rowCount() > 0 && !table->currentIndex().isValid())
+                    table->selectRow(0);
+            settle();
+        }
         const QString name = tabs_->widget(i)->objectName().remove(QStringLiteral("Page"));
         ok &= grab().save(dir + QLatin1Char('/') + name + QStringLiteral(".png"));
     }
+    ProfilesDialog profiles(profiles_, this);
+    if (profiles_->profile(profile_.name))
+        profiles.select(profile_.name);
+    else
+        profiles.fill(profile_);
+    profiles.show();
+    settle();
+    ok &= profiles.grab().save(dir + QStringLiteral("/profiles.png"));
     return ok;
 }
 

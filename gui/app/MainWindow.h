@@ -56,7 +56,8 @@ public:
     void switchToProfile(const QString &name);
     // Opens the profiles dialog (modal).
     void editProfiles();
-    // Saves a PNG of every screen into dir as <screen>.png (the README's screenshots); false when one fails.
+    // Saves a PNG of every screen into dir as <screen>.png, with the first row of its main list selected, and of the
+    // profiles dialog as profiles.png (the README's screenshots); false when one fails.
     bool saveScreenshots(const QString &dir);
 
 signals:

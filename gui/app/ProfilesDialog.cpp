@@ -125,6 +125,19 @@ void ProfilesDialog::select(const QString &name)
     updateState();
 }
 
+void ProfilesDialog::fill(const Profile &profile)
+{
+    const QSignalBlocker block(list_);
+    list_->clearSelection();
+    name_->setText(profile.name);
+    url_->setText(profile.url.toString());
+    user_->setText(profile.user);
+    password_->setText(profile.password);
+    password_->setPlaceholderText(QString());
+    storage_->clear();
+    updateState();
+}
+
 QString ProfilesDialog::problem() const
 {
     if (name_->text().trimmed().isEmpty())

@@ -4,6 +4,8 @@
 // password field keeps the stored one.
 #pragma once
 
+#include "AdminClient.h"
+
 #include <QDialog>
 
 class QLabel;
@@ -23,6 +25,8 @@ public:
 
     // Shows the profile `name` in the form (or an empty form for a new one when there is none).
     void select(const QString &name);
+    // Fills the form with a profile that is not saved yet (its password included), to be saved as it is or edited.
+    void fill(const Profile &profile);
     // The reason the form cannot be saved, or empty when it can.
     QString problem() const;
 

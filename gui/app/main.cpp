@@ -23,6 +23,7 @@ int main(int argc, char **argv)
     QApplication::setOrganizationName(QStringLiteral("Ferry"));
     QApplication::setApplicationName(QStringLiteral("ferry-console"));
     QApplication::setApplicationVersion(QStringLiteral(FERRY_VERSION));
+    QApplication::setStyle(QStringLiteral("Fusion")); // one look on Windows and every Linux desktop
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("The Ferry broker console"));
     parser.addHelpOption();
