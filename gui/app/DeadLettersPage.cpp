@@ -25,11 +25,10 @@ DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
       results_(new ResendResultModel(this)), view_(new MessageView(this)), progress_(new QProgressBar(this))
 {
     setObjectName(QStringLiteral("deadLettersPage"));
-    queueTable_ = makeTableView(queues_, QStringLiteral("deadLetterQueues"), this);
-    queueTable_->setSelectionMode(QAbstractItemView::SingleSelection);
-    messageTable_ = makeTableView(messages_, QStringLiteral("deadLetters"), this);
-    messageTable_->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    resultTable_ = makeTableView(results_, QStringLiteral("resendResults"), this);
+    queueList_ = new ListPage(queues_, QStringLiteral("deadLetterQueues"), this);
+    messageList_ = new ListPage(messages_, QStringLiteral("deadLetters"), this);
+    messageList_->view()->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    resultList_ = new ListPage(results_, QStringLiteral("resendResults"), this);
     progress_->setObjectName(QStringLiteral("resendProgress"));
     progress_->setRange(0, 1);
     progress_->setValue(0);
@@ -49,16 +48,14 @@ DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
         if (!path.isEmpty())
             exportCsvTo(path);
     });
-    connect(queueTable_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex &current) {
-                if (current.isValid())
-                    open(current.row());
-            });
-    connect(messageTable_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex &current) {
-                if (current.isValid())
-                    view_->setMessage(messages_->record(current.row()));
-            });
+    connect(queueList_, &ListPage::currentSourceRowChanged, this, [this](int row) {
+        if (row >= 0)
+            open(row);
+    });
+    connect(messageList_, &ListPage::currentSourceRowChanged, this, [this](int row) {
+        if (row >= 0)
+            view_->setMessage(messages_->record(row));
+    });
 
     connect(client_, &AdminClient::deadLettersReceived, queues_,
             [this](const QList<DeadLetterQueueInfo> &q) { queues_->setRecords(q); });
@@ -90,16 +87,18 @@ DeadLettersPage::DeadLettersPage(AdminClient *client, QWidget *parent)
     actions->addWidget(exportButton);
     actions->addWidget(progress_, 1);
     auto *right = new QSplitter(Qt::Vertical, this);
-    right->addWidget(messageTable_);
+    right->addWidget(messageList_);
     right->addWidget(view_);
-    right->addWidget(resultTable_);
+    right->addWidget(resultList_);
     auto *splitter = new QSplitter(Qt::Horizontal, this);
-    splitter->addWidget(queueTable_);
+    splitter->addWidget(queueList_);
     splitter->addWidget(right);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
     layout->addLayout(actions);
 }
+
+QTableView *DeadLettersPage::messageTable() const { return messageList_->view(); }
 
 void DeadLettersPage::open(int row)
 {
@@ -112,15 +111,12 @@ void DeadLettersPage::open(int row)
 
 QList<qint64> DeadLettersPage::selectedOffsets() const
 {
+    QList<int> rows = messageList_->selectedSourceRows();
+    if (rows.isEmpty())
+        rows = messageList_->visibleSourceRows();
     QList<qint64> offsets;
-    const QModelIndexList rows = messageTable_->selectionModel()->selectedRows();
-    if (rows.isEmpty()) {
-        for (int row = 0; row < messages_->rowCount(); ++row)
-            offsets << messages_->record(row).offset;
-    } else {
-        for (const QModelIndex &index : rows)
-            offsets << messages_->record(index.row()).offset;
-    }
+    for (int row : rows)
+        offsets << messages_->record(row).offset;
     std::sort(offsets.begin(), offsets.end());
     return offsets;
 }

@@ -16,6 +16,7 @@ namespace ferry::console {
 
 class AdminClient;
 class DeadLetterTableModel;
+class ListPage;
 class MessageTableModel;
 class MessageView;
 class ResendResultModel;
@@ -27,7 +28,8 @@ public:
 
     // Shows the dead letters of the DLQ in row `row` of the DLQ list.
     void open(int row);
-    // Resends the selected dead letters (every one shown when none is selected) to `to` (their origin by default).
+    // Resends the selected dead letters (every one the filter shows when none is selected) to `to` (their origin by
+    // default).
     void resendSelected(const ResendDestination &to = {});
     // Asks where to (ResendDialog), then resends the selected ones there.
     void resendSelectedElsewhere();
@@ -38,20 +40,20 @@ public:
     MessageTableModel *messages() const { return messages_; }
     ResendResultModel *results() const { return results_; }
     QProgressBar *progress() const { return progress_; }
-    QTableView *messageTable() const { return messageTable_; }
+    QTableView *messageTable() const;
 
 signals:
     void exported(const QString &path, bool ok);
 
 private:
-    // The offsets of the selected dead letters, of every one shown when none is selected; ascending.
+    // The offsets of the selected dead letters, of every one the filter shows when none is selected; ascending.
     QList<qint64> selectedOffsets() const;
 
     AdminClient *client_;
     DeadLetterTableModel *queues_;
     MessageTableModel *messages_;
     ResendResultModel *results_;
-    QTableView *queueTable_, *messageTable_, *resultTable_;
+    ListPage *queueList_, *messageList_, *resultList_;
     MessageView *view_;
     QProgressBar *progress_;
     std::optional<MessageSource> current_;

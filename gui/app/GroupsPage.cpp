@@ -27,9 +27,9 @@ GroupsPage::GroupsPage(AdminClient *client, QWidget *parent)
       offset_(new QSpinBox(this)), time_(new QDateTimeEdit(QDateTime::currentDateTime(), this))
 {
     setObjectName(QStringLiteral("groupsPage"));
-    groupTable_ = makeTableView(groups_, QStringLiteral("groups"), this);
-    auto *memberTable = makeTableView(members_, QStringLiteral("groupMembers"), this);
-    auto *offsetTable = makeTableView(offsets_, QStringLiteral("groupOffsets"), this);
+    groupList_ = new ListPage(groups_, QStringLiteral("groups"), this);
+    auto *memberList = new ListPage(members_, QStringLiteral("groupMembers"), this);
+    auto *offsetList = new ListPage(offsets_, QStringLiteral("groupOffsets"), this);
     group_->setObjectName(QStringLiteral("group"));
     group_->setPlaceholderText(tr("Consumer group"));
     topic_->setObjectName(QStringLiteral("topic"));
@@ -45,11 +45,10 @@ GroupsPage::GroupsPage(AdminClient *client, QWidget *parent)
     resetButton->setObjectName(QStringLiteral("resetOffsets"));
     connect(resetButton, &QPushButton::clicked, this, &GroupsPage::reset);
     connect(group_, &QLineEdit::returnPressed, this, [this] { openGroup(group_->text().trimmed()); });
-    connect(groupTable_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex &current) {
-                if (current.isValid())
-                    openGroup(groups_->record(current.row()).group);
-            });
+    connect(groupList_, &ListPage::currentSourceRowChanged, this, [this](int row) {
+        if (row >= 0)
+            openGroup(groups_->record(row).group);
+    });
     connect(client_, &AdminClient::groupsReceived, groups_, [this](const QList<GroupInfo> &g) {
         groups_->setRecords(g);
         if (!open_.isEmpty())
@@ -71,10 +70,10 @@ GroupsPage::GroupsPage(AdminClient *client, QWidget *parent)
     reset->addWidget(time_);
     reset->addWidget(resetButton);
     auto *detail = new QSplitter(Qt::Vertical, this);
-    detail->addWidget(memberTable);
-    detail->addWidget(offsetTable);
+    detail->addWidget(memberList);
+    detail->addWidget(offsetList);
     auto *splitter = new QSplitter(Qt::Horizontal, this);
-    splitter->addWidget(groupTable_);
+    splitter->addWidget(groupList_);
     splitter->addWidget(detail);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);

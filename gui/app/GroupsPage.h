@@ -19,6 +19,7 @@ class AdminClient;
 class GroupMemberModel;
 class GroupOffsetModel;
 class GroupTableModel;
+class ListPage;
 
 class GroupsPage : public QWidget {
     Q_OBJECT
@@ -40,7 +41,7 @@ private:
     GroupTableModel *groups_;
     GroupOffsetModel *offsets_;
     GroupMemberModel *members_;
-    QTableView *groupTable_;
+    ListPage *groupList_;
     QLineEdit *group_;
     QComboBox *topic_;
     QRadioButton *byOffset_, *byTime_;

@@ -8,19 +8,9 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-namespace ferry::console {
+#include <algorithm>
 
-QTableView *makeTableView(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
-{
-    auto *table = new QTableView(parent);
-    table->setObjectName(objectName);
-    table->setModel(model);
-    table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table->setSelectionMode(QAbstractItemView::SingleSelection);
-    table->verticalHeader()->hide();
-    table->horizontalHeader()->setStretchLastSection(true);
-    return table;
-}
+namespace ferry::console {
 
 ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget *parent)
     : QWidget(parent), proxy_(new QSortFilterProxyModel(this)), view_(new QTableView(this)),
@@ -29,8 +19,8 @@ ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget
     setObjectName(objectName);
     proxy_->setSourceModel(model);
     proxy_->setSortRole(Qt::UserRole);
-    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
     proxy_->setSortCaseSensitivity(Qt::CaseInsensitive);
+    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
     proxy_->setFilterKeyColumn(-1); // every column
     filter_->setObjectName(QStringLiteral("filter"));
     filter_->setPlaceholderText(tr("Filter"));
@@ -44,6 +34,10 @@ ListPage::ListPage(QAbstractItemModel *model, const QString &objectName, QWidget
     view_->setSelectionMode(QAbstractItemView::SingleSelection);
     view_->horizontalHeader()->setStretchLastSection(true);
     view_->verticalHeader()->hide();
+    connect(view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                emit currentSourceRowChanged(current.isValid() ? proxy_->mapToSource(current).row() : -1);
+            });
     auto *top = new QHBoxLayout;
     top->addWidget(filter_, 1);
     top->addLayout(actions_);
@@ -64,6 +58,24 @@ int ListPage::currentSourceRow() const
 {
     const QModelIndex current = view_->currentIndex();
     return current.isValid() ? proxy_->mapToSource(current).row() : -1;
+}
+
+QList<int> ListPage::selectedSourceRows() const
+{
+    QList<int> rows;
+    for (const QModelIndex &index : view_->selectionModel()->selectedRows())
+        rows << proxy_->mapToSource(index).row();
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+QList<int> ListPage::visibleSourceRows() const
+{
+    QList<int> rows;
+    for (int row = 0; row < proxy_->rowCount(); ++row)
+        rows << proxy_->mapToSource(proxy_->index(row, 0)).row();
+    std::sort(rows.begin(), rows.end());
+    return rows;
 }
 
 } // namespace ferry::console

@@ -2,6 +2,7 @@
 
 #include "AdminClient.h"
 #include "AdminTableModels.h"
+#include "ListPage.h"
 #include "MessageView.h"
 
 #include <QComboBox>
@@ -22,8 +23,9 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     : QWidget(parent), client_(client), source_(new QComboBox(this)), count_(new QSpinBox(this)),
       search_(new QLineEdit(this)), payload_(new QLineEdit(this)),
       rangeBegin_(new QDateTimeEdit(QDateTime::currentDateTime().addSecs(-3600), this)),
-      rangeEnd_(new QDateTimeEdit(QDateTime::currentDateTime().addSecs(3600), this)), table_(new QTableView(this)),
-      model_(new MessageTableModel(this)), view_(new MessageView(this))
+      rangeEnd_(new QDateTimeEdit(QDateTime::currentDateTime().addSecs(3600), this)),
+      model_(new MessageTableModel(this)), list_(new ListPage(model_, QStringLiteral("messages"), this)),
+      view_(new MessageView(this))
 {
     setObjectName(QStringLiteral("messagesPage"));
     source_->setObjectName(QStringLiteral("source"));
@@ -59,24 +61,17 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     connect(search_, &QLineEdit::returnPressed, this, [this] { find(search_->text().trimmed()); });
     connect(publish, &QPushButton::clicked, this, [this] { publishToSelectedQueue(payload_->text().toUtf8()); });
 
-    table_->setObjectName(QStringLiteral("messages"));
-    table_->setModel(model_);
-    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table_->setSelectionMode(QAbstractItemView::SingleSelection);
-    table_->verticalHeader()->hide();
-    table_->horizontalHeader()->setStretchLastSection(true);
-    connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex &current) {
-                if (current.isValid())
-                    view_->setMessage(model_->record(current.row()));
-                else
-                    view_->clear();
-            });
+    connect(list_, &ListPage::currentSourceRowChanged, this, [this](int row) {
+        if (row >= 0)
+            view_->setMessage(model_->record(row));
+        else
+            view_->clear();
+    });
 
     connect(client_, &AdminClient::pageReceived, this, &MessagesPage::showPage);
     connect(client_, &AdminClient::messageFound, this, [this](const MessageInfo &m) {
         model_->setRecords({m});
-        table_->selectRow(0);
+        list_->view()->selectRow(0);
         view_->setMessage(m);
     });
 
@@ -104,7 +99,7 @@ MessagesPage::MessagesPage(AdminClient *client, QWidget *parent)
     publishRow->addWidget(payload_, 1);
     publishRow->addWidget(publish);
     auto *splitter = new QSplitter(Qt::Horizontal, this);
-    splitter->addWidget(table_);
+    splitter->addWidget(list_);
     splitter->addWidget(view_);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(controls);
@@ -211,7 +206,7 @@ void MessagesPage::showPage(const MessagePage &page)
     nextOffset_ = page.nextOffset;
     model_->setRecords(page.messages);
     if (!page.messages.isEmpty())
-        table_->selectRow(0);
+        list_->view()->selectRow(0);
     else
         view_->clear();
 }

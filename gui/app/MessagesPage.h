@@ -20,6 +20,7 @@ class QTableView;
 namespace ferry::console {
 
 class AdminClient;
+class ListPage;
 class MessageTableModel;
 class MessageView;
 
@@ -56,8 +57,8 @@ private:
     QLineEdit *search_;
     QLineEdit *payload_;
     QDateTimeEdit *rangeBegin_, *rangeEnd_;
-    QTableView *table_;
     MessageTableModel *model_;
+    ListPage *list_;
     MessageView *view_;
     qint64 nextOffset_ = -1;
     std::optional<std::pair<qint64, qint64>> range_; // the store-time range (ms) being browsed, if any

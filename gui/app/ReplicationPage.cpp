@@ -2,6 +2,7 @@
 
 #include "AdminClient.h"
 #include "AdminTableModels.h"
+#include "ListPage.h"
 
 #include <QChart>
 #include <QChartView>
@@ -28,11 +29,7 @@ ReplicationPage::ReplicationPage(AdminClient *client, QWidget *parent)
     summary_->setObjectName(QStringLiteral("replicationSummary"));
     promote_->setObjectName(QStringLiteral("promote"));
     promote_->setEnabled(false);
-    auto *table = new QTableView(this);
-    table->setObjectName(QStringLiteral("members"));
-    table->setModel(members_);
-    table->verticalHeader()->hide();
-    table->horizontalHeader()->setStretchLastSection(true);
+    auto *table = new ListPage(members_, QStringLiteral("members"), this);
     chart_->setTitle(tr("Slave lag (messages)"));
     timeAxis_->setFormat(QStringLiteral("HH:mm:ss"));
     lagAxis_->setLabelFormat(QStringLiteral("%.0f"));

@@ -10,11 +10,14 @@
 //   switchingBrokersWithTheKeyboard            Ctrl+B, Down: the other broker's screens, nothing of the first left;
 //                                              a profile with no password asks for it
 //   keyboardPicksScreensAndFilter              Ctrl+2 picks the second screen, Ctrl+F its filter box
+//   everyListFiltersAndSorts                   every table of every screen is a ListPage: a filter box, sorting
 //   layoutIsRememberedBetweenRuns              column widths, sort order, splitters and the screen, in a new window
 // The first case needs the Secret Service and the second its absence, so CTest runs them as two entries, each naming
 // its cases on the command line (gui.tst_console_profiles.secret_service and gui.tst_console_profiles); run in the
 // wrong environment, a case fails on where the password went.
+#include "ListPage.h"
 #include "MainWindow.h"
+#include "MessageView.h"
 #include "OverviewPage.h"
 #include "ProfileStore.h"
 #include "ProfilesDialog.h"
@@ -24,6 +27,7 @@
 #include <QComboBox>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QLineSeries>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -204,6 +208,8 @@ private slots:
                                   QStringLiteral("guest")},
                           &store);
         window.show();
+        QApplication::setActiveWindow(&window);
+        QVERIFY(QTest::qWaitForWindowActive(&window));
         QSignalSpy shown(&window, &MainWindow::profileShown);
         whenModal<ProfilesDialog>([&](ProfilesDialog *dialog) {
             QTest::mouseClick(dialog->findChild<QPushButton *>(QStringLiteral("newProfile")), Qt::LeftButton);
@@ -225,7 +231,7 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(storage->text().contains(QStringLiteral("until the console exits")), 10000);
             QTest::mouseClick(dialog->findChild<QPushButton *>(QStringLiteral("connectProfile")), Qt::LeftButton);
         });
-        window.editProfiles();
+        QTest::keyClick(&window, Qt::Key_P, Qt::ControlModifier | Qt::ShiftModifier); // opens the profiles dialog
         QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
         QCOMPARE(shown.first().first().toString(), QStringLiteral("second"));
         QVERIFY(window.windowTitle().endsWith(QStringLiteral("second")));
@@ -300,6 +306,16 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 2, 10000);
         QCOMPARE(window.client()->profile().url, QUrl(adminUrl(one_)));
         QVERIFY(!window.findChild<QInputDialog *>(QStringLiteral("passwordPrompt")));
+
+        // F5 refreshes at once (the timer is set far off): the overview chart gets a point.
+        window.setRefreshIntervalMs(600000);
+        auto *overview = window.findChild<OverviewPage *>();
+        QTRY_VERIFY_WITH_TIMEOUT(overview->publishSeries()->count() >= 1, 10000);
+        const int points = overview->publishSeries()->count();
+        QApplication::setActiveWindow(&window); // the offscreen platform leaves it inactive after the prompt
+        QVERIFY(QTest::qWaitForWindowActive(&window));
+        QTest::keyClick(&window, Qt::Key_F5);
+        QTRY_VERIFY_WITH_TIMEOUT(overview->publishSeries()->count() > points, 10000);
     }
 
     void keyboardPicksScreensAndFilter()
@@ -319,6 +335,29 @@ private slots:
         QVERIFY(filter && filter->hasFocus());
         QTest::keyClick(&window, Qt::Key_1, Qt::ControlModifier);
         QCOMPARE(tabs->currentIndex(), 0);
+    }
+
+    void everyListFiltersAndSorts()
+    {
+        MainWindow window(Profile{QStringLiteral("nowhere"), QUrl(QStringLiteral("http://127.0.0.1:9")),
+                                  QStringLiteral("guest"), QStringLiteral("guest")});
+        auto *tabs = window.findChild<QTabWidget *>(QStringLiteral("tabs"));
+        int lists = 0;
+        for (int i = 0; i < tabs->count(); ++i) {
+            for (QTableView *table : tabs->widget(i)->findChildren<QTableView *>()) {
+                bool inMessageView = false;
+                for (QObject *o = table->parent(); o; o = o->parent())
+                    inMessageView |= qobject_cast<MessageView *>(o) != nullptr;
+                if (inMessageView)
+                    continue; // one message's fields: a detail view, not a list
+                const QString where = tabs->widget(i)->objectName() + QLatin1Char('/') + table->parent()->objectName();
+                QVERIFY2(table->isSortingEnabled(), qPrintable(where));
+                auto *list = qobject_cast<ListPage *>(table->parent());
+                QVERIFY2(list && list->filter(), qPrintable(where + QStringLiteral(": no filter box")));
+                ++lists;
+            }
+        }
+        QVERIFY(lists >= 13); // topics, queues, exchanges, bindings, connections, messages, 3 DLQ, 3 group, members
     }
 
     void layoutIsRememberedBetweenRuns()
