@@ -16,7 +16,8 @@ PACKAGES=(
 # What the AMQP end-to-end tests (tests/amqp) and benchmarks drive the broker with: pika for Debian's /usr/bin/python3,
 # the amqp-tools command line (amqp-publish, amqp-consume, ...), and librabbitmq's headers for the C load generator.
 # The console test of saved passwords (tests/gui) runs a real Secret Service: gnome-keyring on a private D-Bus session.
-TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev gnome-keyring dbus-daemon)
+# groff renders the generated man pages for tests/packaging.
+TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev gnome-keyring dbus-daemon groff-base)
 
 install_deps() {
   local missing=()
@@ -33,7 +34,7 @@ install_deps() {
 
 # The end-to-end tests drive the broker with the clients users run: Node.js (Debian's nodejs + npm when no node is
 # installed), the npm packages pinned in tests/rocket/package-lock.json (ali-ons), tests/amqp/package-lock.json
-# (amqplib) and tests/admin/package-lock.json (amqplib, a Prometheus text parser), and TEST_PACKAGES (pika, amqp-tools, librabbitmq-dev) from Debian.
+# (amqplib) and tests/admin/package-lock.json (amqplib, a Prometheus text parser), and TEST_PACKAGES (pika, amqp-tools, librabbitmq-dev, ...) from Debian.
 install_test_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

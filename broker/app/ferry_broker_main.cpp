@@ -106,7 +106,9 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
     parser.setApplicationDescription(
         "Ferry message broker. Prints 'listening <plugin>.<key> <host:port>' per listener and 'ready' on stdout once "
         "started; stops cleanly on SIGTERM/SIGINT.");
-    const QCommandLineOption helpOption = parser.addHelpOption();
+    // Every option --help lists is one the broker acts on (the man page is generated from this text). Hence not
+    // addHelpOption(): its --help-all would be accepted and ignored, and the broker would start.
+    const QCommandLineOption helpOption({"h", "help"}, "Print this help, then exit.");
     const QCommandLineOption configOption(
         "config", "Read the config from <file> (default: $FERRY_CONFIG, else built-in defaults).", "file");
     const QCommandLineOption setOption(
@@ -147,7 +149,7 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
                                              "name", "guest");
     const QCommandLineOption adminPasswordOption("admin-password", "--promote, --follow: its password.", "password",
                                                  "guest");
-    parser.addOptions({configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption,
+    parser.addOptions({helpOption, configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption,
                        replicationStatusOption, replicationAddressOption, reconcileOption, promoteOption, roleOption,
                        repointOption, forceOption, followOption, adminUserOption, adminPasswordOption});
 

@@ -172,8 +172,19 @@ private Q_SLOTS:
     {
         const Result r = runBroker({QStringLiteral("--help")});
         QVERIFY2(r.finished && r.exitCode == 0, qPrintable(describe(r)));
-        for (const char *option : {"--config", "--set", "--data-dir", "--version", "--list-plugins", "--check-config"})
+        for (const char *option : {"-h, --help", "--config", "--set", "--data-dir", "--version", "--list-plugins",
+                                   "--check-config", "--replication-status", "--replication-address", "--reconcile",
+                                   "--promote", "--role", "--repoint", "--force", "--follow", "--admin-user",
+                                   "--admin-password"})
             QVERIFY2(r.out.contains(QLatin1String(option)), option);
+        QVERIFY2(!r.out.contains(QLatin1String("--help-all")), qPrintable(r.out));
+
+        const Result shortForm = runBroker({QStringLiteral("-h")});
+        QVERIFY2(shortForm.finished && shortForm.exitCode == 0, qPrintable(describe(shortForm)));
+        QCOMPARE(shortForm.out, r.out);
+        // An option --help does not list is a usage error, never ignored.
+        const Result helpAll = runBroker({QStringLiteral("--help-all")});
+        QVERIFY2(helpAll.finished && helpAll.exitCode == 2, qPrintable(describe(helpAll)));
     }
 
     void refusesBadCommandLines()

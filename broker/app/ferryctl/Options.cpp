@@ -14,7 +14,7 @@ const QList<OptionSpec>& globalOptions()
         {"config", "FILE", "config file (default ~/.config/ferry/ferryctl.conf; env FERRYCTL_CONFIG)"},
         {"vhost", "V", "the vhost of the AMQP verbs (default /)"},
         {"json", "", "print the API's JSON answer, indented, instead of a table"},
-        {"help", "", "this help, or the verb's"},
+        {"help", "", "this help, or the verb's (also -h)"},
     };
     return options;
 }
