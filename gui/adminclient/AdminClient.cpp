@@ -105,6 +105,15 @@ QList<T> listOf(const QByteArray &body)
 
 } // namespace
 
+template <typename T>
+void AdminClient::fetchList(const QString &path, void (AdminClient::*received)(const QList<T> &))
+{
+    send("GET", path, {}, [this, received](const Answer &a) {
+        if (a.status == 200)
+            emit(this->*received)(listOf<T>(a.body));
+    });
+}
+
 void AdminClient::fetchOverview()
 {
     send("GET", QStringLiteral("/api/v1/overview"), {}, [this](const Answer &a) {
@@ -113,67 +122,25 @@ void AdminClient::fetchOverview()
     });
 }
 
-void AdminClient::fetchQueues()
-{
-    send("GET", QStringLiteral("/api/v1/queues"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit queuesReceived(listOf<QueueInfo>(a.body));
-    });
-}
-
-void AdminClient::fetchTopics()
-{
-    send("GET", QStringLiteral("/api/v1/topics"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit topicsReceived(listOf<TopicInfo>(a.body));
-    });
-}
-
+void AdminClient::fetchQueues() { fetchList(QStringLiteral("/api/v1/queues"), &AdminClient::queuesReceived); }
+void AdminClient::fetchTopics() { fetchList(QStringLiteral("/api/v1/topics"), &AdminClient::topicsReceived); }
 void AdminClient::fetchConnections()
 {
-    send("GET", QStringLiteral("/api/v1/connections"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit connectionsReceived(listOf<ConnectionInfo>(a.body));
-    });
+    fetchList(QStringLiteral("/api/v1/connections"), &AdminClient::connectionsReceived);
 }
-
-void AdminClient::fetchExchanges()
-{
-    send("GET", QStringLiteral("/api/v1/exchanges"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit exchangesReceived(listOf<ExchangeInfo>(a.body));
-    });
-}
-
-void AdminClient::fetchBindings()
-{
-    send("GET", QStringLiteral("/api/v1/bindings"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit bindingsReceived(listOf<BindingInfo>(a.body));
-    });
-}
-
+void AdminClient::fetchExchanges() { fetchList(QStringLiteral("/api/v1/exchanges"), &AdminClient::exchangesReceived); }
+void AdminClient::fetchBindings() { fetchList(QStringLiteral("/api/v1/bindings"), &AdminClient::bindingsReceived); }
 void AdminClient::fetchDeadLetters()
 {
-    send("GET", QStringLiteral("/api/v1/dead-letters"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit deadLettersReceived(listOf<DeadLetterQueueInfo>(a.body));
-    });
+    fetchList(QStringLiteral("/api/v1/dead-letters"), &AdminClient::deadLettersReceived);
 }
+void AdminClient::fetchGroups() { fetchList(QStringLiteral("/api/v1/consumer-groups"), &AdminClient::groupsReceived); }
 
 void AdminClient::fetchReplication()
 {
     send("GET", QStringLiteral("/api/v1/replication"), {}, [this](const Answer &a) {
         if (a.status == 200)
             emit replicationReceived(ReplicationInfo::fromJson(QJsonDocument::fromJson(a.body).object()));
-    });
-}
-
-void AdminClient::fetchGroups()
-{
-    send("GET", QStringLiteral("/api/v1/consumer-groups"), {}, [this](const Answer &a) {
-        if (a.status == 200)
-            emit groupsReceived(listOf<GroupInfo>(a.body));
     });
 }
 

@@ -123,6 +123,9 @@ private:
     };
     using Handler = std::function<void(const Answer &)>;
     void send(const QByteArray &method, const QString &path, const QByteArray &body, Handler handler);
+    // GET path, a JSON array of T: emits `received` with it (nothing when the answer is not 200).
+    template <typename T>
+    void fetchList(const QString &path, void (AdminClient::*received)(const QList<T> &));
     void change(const QString &what, const QByteArray &method, const QString &path, const QByteArray &body,
                 std::function<void()> then);
     void setReachability(Reachability r, const QString &detail);

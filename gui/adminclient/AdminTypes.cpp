@@ -297,8 +297,18 @@ QString TopicSpec::validate() const
 
 namespace {
 
-// A queue or exchange name as AMQP carries it: a short string of at most 255 bytes.
-bool fitsShortString(const QString &name) { return name.toUtf8().size() <= 255; }
+// Why `name` cannot name a new AMQP queue or exchange, or empty when it can: it is required, the amq. prefix is the
+// broker's own, and AMQP carries it as a short string (at most 255 bytes).
+QString newAmqpNameProblem(const QString &name)
+{
+    if (name.isEmpty())
+        return QStringLiteral("A name is required.");
+    if (name.startsWith(QLatin1String("amq.")))
+        return QStringLiteral("Names starting with amq. are the broker's own.");
+    if (name.toUtf8().size() > 255)
+        return QStringLiteral("A name is at most 255 bytes.");
+    return QString();
+}
 
 } // namespace
 
@@ -311,12 +321,8 @@ QString ExchangeSpec::validate() const
 {
     if (vhost.isEmpty())
         return QStringLiteral("A virtual host is required (the default one is /).");
-    if (name.isEmpty())
-        return QStringLiteral("An exchange name is required.");
-    if (name.startsWith(QLatin1String("amq.")))
-        return QStringLiteral("Exchange names starting with amq. are the broker's own.");
-    if (!fitsShortString(name))
-        return QStringLiteral("An exchange name is at most 255 bytes.");
+    if (const QString problem = newAmqpNameProblem(name); !problem.isEmpty())
+        return problem;
     if (!types().contains(type))
         return QStringLiteral("An exchange type is direct, fanout, topic or headers.");
     return QString();
@@ -326,13 +332,7 @@ QString QueueSpec::validate() const
 {
     if (vhost.isEmpty())
         return QStringLiteral("A virtual host is required (the default one is /).");
-    if (name.isEmpty())
-        return QStringLiteral("A queue name is required.");
-    if (name.startsWith(QLatin1String("amq.")))
-        return QStringLiteral("Queue names starting with amq. are the broker's own.");
-    if (!fitsShortString(name))
-        return QStringLiteral("A queue name is at most 255 bytes.");
-    return QString();
+    return newAmqpNameProblem(name);
 }
 
 QString BindingSpec::validate() const
