@@ -2,7 +2,10 @@
 # Ferry's developer entry point, behind the README's quick start. On Debian 12:
 #   scripts/dev.sh run    install what is missing, build, start ferry-broker with the default plugins (data in ./data)
 #   scripts/dev.sh test   install what is missing, build, run the whole test suite through CTest, then the fuzzers
-#                         (a Clang build of the libFuzzer targets, each run for a bounded time)
+#                         (a Clang build of the libFuzzer targets, each run for a bounded time), then the packages
+#                         (a Release build with prefix /usr: cpack, lintian, their contents; with CI=true they are
+#                         also installed into this machine, run, removed and purged)
+#   scripts/dev.sh package  install what is missing, build the packages into build/package/packages/
 #   scripts/dev.sh deps   only install the Debian packages
 # Extra arguments after `run` go to ferry-broker (e.g. --set storage.plugin=sqlite).
 set -euo pipefail
@@ -18,6 +21,10 @@ PACKAGES=(
 # The console test of saved passwords (tests/gui) runs a real Secret Service: gnome-keyring on a private D-Bus session.
 # groff renders the generated man pages for tests/packaging.
 TEST_PACKAGES=(python3-pika amqp-tools librabbitmq-dev gnome-keyring dbus-daemon groff-base)
+
+# What the package checks need (tests/packaging/package_tests.cmake): dpkg-shlibdeps (dpkg-dev) and file for the
+# DEBs' dependencies, rpmbuild (rpm) for the RPMs, lintian.
+PACKAGE_PACKAGES=(dpkg-dev file rpm lintian)
 
 install_deps() {
   local missing=()
@@ -42,7 +49,7 @@ install_test_deps() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     missing+=(nodejs npm)
   fi
-  for p in "${TEST_PACKAGES[@]}"; do
+  for p in "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -87,9 +94,23 @@ case "$cmd" in
     cmake --preset fuzz >/dev/null
     cmake --build --preset fuzz
     ctest --preset fuzz
+    # The packages last: their checks install into the machine only on CI (CI=true), a machine thrown away after.
+    install_tests=OFF
+    [ "${CI:-}" = true ] && install_tests=ON
+    cmake --preset package -DFERRY_PACKAGE_INSTALL_TESTS=$install_tests >/dev/null
+    cmake --build --preset package
+    ctest --preset package
+    ;;
+  package)
+    install_deps
+    install_test_deps
+    cmake --preset package >/dev/null
+    cmake --build --preset package
+    cpack --preset package
+    ls -l build/package/packages/*.deb build/package/packages/*.rpm build/package/packages/*.tar.gz
     ;;
   *)
-    echo "usage: scripts/dev.sh run|test|deps [args...]" >&2
+    echo "usage: scripts/dev.sh run|test|package|deps [args...]" >&2
     exit 2
     ;;
 esac

@@ -2,7 +2,7 @@
 #   1. renders with groff's man macros on a UTF-8 terminal without a single warning (groff -ww);
 #   2. mentions every option and every verb the program's --help lists (so a new option cannot be left out);
 #   3. has NAME, SYNOPSIS, DESCRIPTION, FILES (with /etc/ferry/ferry.conf and /var/lib/ferry) and SEE ALSO;
-#   4. is what `cmake --install --component broker` puts in <mandir>/man1.
+#   4. is what `cmake --install --component broker` puts in <mandir>/man1 (gzip-compressed).
 # Fails (FATAL_ERROR) on the first thing that is wrong.
 #
 # Inputs (-D): PROGRAM, NAME (e.g. ferry-broker), PAGE (the generated page), GROFF (may be empty or NOTFOUND: fails),
@@ -113,14 +113,18 @@ execute_process(COMMAND "${CMAKE_COMMAND}" --install "${FERRY_BUILD_DIR}" --comp
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install --component broker failed (${rc}):\n${out}\n${err}")
 endif()
-set(installed "${WORK_DIR}/prefix/${MANDIR}/man1/${NAME}.1")
+set(installed "${WORK_DIR}/prefix/${MANDIR}/man1/${NAME}.1.gz")
 if(NOT EXISTS "${installed}")
-  message(FATAL_ERROR "the broker component does not install ${MANDIR}/man1/${NAME}.1")
+  message(FATAL_ERROR "the broker component does not install ${MANDIR}/man1/${NAME}.1.gz")
 endif()
-file(SHA256 "${installed}" installed_hash)
+execute_process(COMMAND gzip -dc "${installed}" OUTPUT_FILE "${WORK_DIR}/installed.1" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${installed} is not gzip data")
+endif()
+file(SHA256 "${WORK_DIR}/installed.1" installed_hash)
 file(SHA256 "${PAGE}" page_hash)
 if(NOT installed_hash STREQUAL page_hash)
   message(FATAL_ERROR "the installed ${installed} differs from the generated ${PAGE}")
 endif()
 file(REMOVE_RECURSE "${WORK_DIR}")
-message(STATUS "installed as ${MANDIR}/man1/${NAME}.1: ok")
+message(STATUS "installed as ${MANDIR}/man1/${NAME}.1.gz: ok")
