@@ -1,12 +1,15 @@
 // ferry-broker: the daemon. Reads the config, sets up logging, loads plugins, starts the Broker and runs the Qt event
-// loop until SIGTERM/SIGINT (Ctrl+C, console close on Windows). See README.md for the options and the start-up order.
+// loop until SIGTERM/SIGINT (Ctrl+C, console close on Windows; under the Windows Service Control Manager with
+// --service, its stop and shutdown controls). See README.md for the options and the start-up order.
 //
 // Output contract (scripts and tests rely on it): after a successful start, stdout carries one line per open listener
 //   listening <plugin>.<key> <host>:<port>
 // followed by one line `ready`. Errors go to stderr (and to the log once logging is set up). Exit codes: 0 after a
 // clean stop or a successful one-shot command, 1 for a config or start-up error, 2 for a command-line usage error,
-// 3 when a slave stopped because its data diverges from its master's (see --reconcile). A promoted slave restarts in
-// place (same PID on POSIX) and prints its listening lines and `ready` again, with the same addresses.
+// 3 when a slave stopped because its data diverges from its master's (see --reconcile), 4 when a promoted slave
+// running as a Windows service stopped so that the Service Control Manager starts it again (its recovery action).
+// Otherwise a promoted slave restarts in place (same PID on POSIX) and prints its listening lines and `ready` again,
+// with the same addresses.
 
 #include "broker/Broker.h"
 #include "config/KernelConfig.h"
@@ -14,11 +17,14 @@
 #include "platform/ShutdownSignal.h"
 #include "plugin/PluginHost.h"
 #include "platform/ProcessRestart.h"
+#include "platform/WindowsService.h"
 #include "repl/ReplicationOverride.h"
 #include "ReplicationAdmin.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QString>
 #include <QStringList>
 
@@ -40,11 +46,22 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitDiverged = 3; // a slave whose data diverges from its master's (see --reconcile)
+constexpr int kExitServiceRestart = 4; // a promoted Windows service: the SCM's recovery action starts it again
 constexpr int kLoopRestart = 75; // the event loop's code for "restart in place" (a promotion); never an exit code
+
+// The Windows service: its key name and display name are the ones the installers and docs use.
+constexpr char kServiceName[] = "ferry-broker";
+constexpr char kServiceDisplayName[] = "Ferry message broker";
+constexpr int kServiceStopTimeoutMs = 60000;
 
 std::filesystem::path toPath(const QString &text)
 {
     return std::filesystem::path(text.toStdU16String());
+}
+
+QString fromPath(const std::filesystem::path &path)
+{
+    return QString::fromStdU16String(path.u16string());
 }
 
 void printOut(const std::string &line)
@@ -97,6 +114,9 @@ struct Options {
     std::string follow;                // --follow
     std::string adminUser = "guest";   // --admin-user
     std::string adminPassword = "guest"; // --admin-password
+    bool service = false;              // --service (Windows)
+    bool installService = false;       // --install-service (Windows)
+    bool uninstallService = false;     // --uninstall-service (Windows)
 };
 
 // Parses the command line. Returns an exit code when the program should stop here (help, usage error).
@@ -149,9 +169,22 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
                                              "name", "guest");
     const QCommandLineOption adminPasswordOption("admin-password", "--promote, --follow: its password.", "password",
                                                  "guest");
+    const QCommandLineOption serviceOption(
+        "service", "Windows only: run as the Windows service ferry-broker, under the Service Control Manager (the "
+                   "command line --install-service registers); stops cleanly on the service's stop and shutdown "
+                   "controls.");
+    const QCommandLineOption installServiceOption(
+        "install-service", "Windows only, as administrator: register the service ferry-broker (\"Ferry message "
+                           "broker\", automatic start) to run this program with --service, --config (default: "
+                           "etc/ferry/ferry.conf in the install directory), --data-dir (default: %ProgramData%/Ferry) "
+                           "and any --set given here, then exit. Does not start it.");
+    const QCommandLineOption uninstallServiceOption(
+        "uninstall-service", "Windows only, as administrator: stop the service ferry-broker if it runs, remove it, "
+                             "exit. Data, config and logs stay.");
     parser.addOptions({helpOption, configOption, setOption, dataDirOption, versionOption, listPluginsOption, checkConfigOption,
                        replicationStatusOption, replicationAddressOption, reconcileOption, promoteOption, roleOption,
-                       repointOption, forceOption, followOption, adminUserOption, adminPasswordOption});
+                       repointOption, forceOption, followOption, adminUserOption, adminPasswordOption, serviceOption,
+                       installServiceOption, uninstallServiceOption});
 
     if (!parser.parse(arguments)) {
         printErr(parser.errorText().toStdString() + " (see --help)");
@@ -160,6 +193,14 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
     if (parser.isSet(helpOption)) {
         printOut(parser.helpText().toStdString());
         return kExitOk;
+    }
+    for (const QCommandLineOption *windowsOnly : {&serviceOption, &installServiceOption, &uninstallServiceOption}) {
+        if (parser.isSet(*windowsOnly) && !platform::windowsServicesSupported()) {
+            printErr("--" + windowsOnly->names().front().toStdString() +
+                     ": Windows services exist only on Windows; on this system run ferry-broker under its service "
+                     "manager (systemd: ferry-broker.service)");
+            return kExitUsage;
+        }
     }
     if (!parser.positionalArguments().isEmpty()) {
         printErr("unexpected argument '" + parser.positionalArguments().front().toStdString() + "' (see --help)");
@@ -194,6 +235,17 @@ std::optional<int> parseCommandLine(const QStringList &arguments, Options *optio
     }
     if (options->promote + options->replicationStatus + !options->follow.empty() > 1) {
         printErr("--replication-status, --promote and --follow are separate commands: give one");
+        return kExitUsage;
+    }
+    options->service = parser.isSet(serviceOption);
+    options->installService = parser.isSet(installServiceOption);
+    options->uninstallService = parser.isSet(uninstallServiceOption);
+    const int serviceCommands = options->service + options->installService + options->uninstallService;
+    const int oneShotCommands = options->version + options->listPlugins + options->checkConfig +
+                                options->replicationStatus + options->promote + !options->follow.empty();
+    if (serviceCommands > 1 || (serviceCommands == 1 && oneShotCommands > 0)) {
+        printErr("--service, --install-service and --uninstall-service are separate commands: give one, without "
+                 "--version, --list-plugins, --check-config, --replication-status, --promote or --follow");
         return kExitUsage;
     }
     return std::nullopt;
@@ -335,7 +387,67 @@ void reportError(const LogSettings &logSettings, const std::string &message)
     flushLogs();
 }
 
-int run(const Options &options)
+// --install-service: the service runs this executable with absolute paths, since a service starts in the system
+// directory. Only reached on Windows (parseCommandLine refuses the flag elsewhere).
+int installWindowsService(const Options &options)
+{
+    const QString installDir = QDir(QCoreApplication::applicationDirPath() + QStringLiteral("/..")).absolutePath();
+    const QString configFile = QFileInfo(options.configFile ? fromPath(*options.configFile)
+                                                            : installDir + QStringLiteral("/" FERRY_INSTALL_SYSCONFDIR
+                                                                                          "/ferry/ferry.conf"))
+                                   .absoluteFilePath();
+    if (!QFileInfo::exists(configFile)) {
+        printErr("--install-service: no config file '" + QDir::toNativeSeparators(configFile).toStdString() +
+                 "'; pass --config FILE");
+        return kExitError;
+    }
+    const QString programData = qEnvironmentVariable("ProgramData", QStringLiteral("C:/ProgramData"));
+    const QString dataDir =
+        QDir(options.dataDir ? fromPath(*options.dataDir) : programData + QStringLiteral("/Ferry")).absolutePath();
+
+    platform::ServiceDefinition service;
+    service.name = kServiceName;
+    service.displayName = kServiceDisplayName;
+    service.description = "Ferry message broker (RocketMQ and AMQP 0-9-1). Config: " +
+                          QDir::toNativeSeparators(configFile).toStdString() +
+                          "; data and logs: " + QDir::toNativeSeparators(dataDir).toStdString();
+    service.program = QDir::toNativeSeparators(QCoreApplication::applicationFilePath()).toStdString();
+    service.arguments = {"--service", "--config", QDir::toNativeSeparators(configFile).toStdString(), "--data-dir",
+                         QDir::toNativeSeparators(dataDir).toStdString()};
+    for (const std::string &assignment : options.overrides) {
+        service.arguments.push_back("--set");
+        service.arguments.push_back(assignment);
+    }
+    std::string error;
+    if (!platform::installService(service, &error)) {
+        printErr("--install-service: " + error);
+        return kExitError;
+    }
+    printOut(std::string("installed service ") + kServiceName + ": " +
+             platform::windowsCommandLine(service.program, service.arguments));
+    return kExitOk;
+}
+
+int uninstallWindowsService()
+{
+    std::string note, error;
+    switch (platform::uninstallService(kServiceName, kServiceStopTimeoutMs, &note, &error)) {
+    case platform::UninstallResult::Removed:
+        printOut(std::string("removed service ") + kServiceName + (note.empty() ? "" : " (" + note + ")"));
+        return kExitOk;
+    case platform::UninstallResult::NotInstalled:
+        printOut(std::string("service ") + kServiceName + " is not installed");
+        return kExitOk;
+    case platform::UninstallResult::Failed:
+        break;
+    }
+    printErr("--uninstall-service: " + error);
+    return kExitError;
+}
+
+// `service` is set when the process runs under the Windows Service Control Manager (--service): then the SCM's
+// controls, not the console handler, request the stop.
+int run(const Options &options, ShutdownSignal &shutdownSignal, platform::ServiceSession *service)
 {
     Config config;
     if (!loadConfig(options, &config))
@@ -389,10 +501,10 @@ int run(const Options &options)
 
     const bool oneShot = options.listPlugins || options.checkConfig;
     // Installed early so a SIGTERM during start-up (e.g. a long storage recovery) still ends in a clean stop: it is
-    // handled once the event loop runs, right after start().
-    ShutdownSignal shutdownSignal;
+    // handled once the event loop runs, right after start(). A service has no console: the SCM's controls reach
+    // shutdownSignal through `service` instead.
     std::string error;
-    if (!oneShot && !shutdownSignal.install(&error)) {
+    if (!oneShot && !service && !shutdownSignal.install(&error)) {
         printErr("cannot install the shutdown signal handler: " + error);
         return kExitError;
     }
@@ -402,6 +514,9 @@ int run(const Options &options)
         logSettings.console = true;
         logSettings.level = std::max(logSettings.level, spdlog::level::warn);
     } else {
+        // Nobody reads a service's console: the log file is the log (unless log.file turns it off).
+        if (service && !logSettings.file.empty())
+            logSettings.console = false;
         std::error_code ec;
         std::filesystem::create_directories(dataDir, ec);
         if (ec) {
@@ -500,6 +615,8 @@ int run(const Options &options)
             log->info("ready");
             printOut("ready");
             flushLogs();
+            if (service)
+                service->reportRunning();
 
             exitCode = QCoreApplication::exec();
 
@@ -512,6 +629,13 @@ int run(const Options &options)
         }
     }
     shutdownSignal.notifyStopped();
+    if (restart && service) {
+        // A service cannot replace its own process: it stops with a failure code, and the recovery action
+        // installService() set starts it again, with the promoted role from the override file.
+        kernelLogger()->info("the Service Control Manager starts the service again (recovery action)");
+        shutdownLogging();
+        return kExitServiceRestart;
+    }
     shutdownLogging();
     if (restart) {
         // The same command line, with every listener pinned to the address it had (port 0 would pick a new one).
@@ -546,5 +670,24 @@ int main(int argc, char *argv[])
         printOut(versionLine());
         return kExitOk;
     }
-    return run(options);
+    if (options.installService)
+        return installWindowsService(options);
+    if (options.uninstallService)
+        return uninstallWindowsService();
+
+    ShutdownSignal shutdownSignal;
+    if (!options.service)
+        return run(options, shutdownSignal, nullptr);
+    // First thing: the SCM waits at most 30 s for the dispatcher. Every outcome after that, a config error
+    // included, ends as the service's stop status; the messages are in the log file or, before logging is set up,
+    // only on a console run of the same command line without --service.
+    platform::ServiceSession session;
+    std::string error;
+    if (!session.start(kServiceName, &shutdownSignal, &error)) {
+        printErr("--service: " + error);
+        return kExitUsage;
+    }
+    const int exitCode = run(options, shutdownSignal, &session);
+    session.reportStopped(exitCode);
+    return exitCode;
 }

@@ -175,7 +175,7 @@ private Q_SLOTS:
         for (const char *option : {"-h, --help", "--config", "--set", "--data-dir", "--version", "--list-plugins",
                                    "--check-config", "--replication-status", "--replication-address", "--reconcile",
                                    "--promote", "--role", "--repoint", "--force", "--follow", "--admin-user",
-                                   "--admin-password"})
+                                   "--admin-password", "--service", "--install-service", "--uninstall-service"})
             QVERIFY2(r.out.contains(QLatin1String(option)), option);
         QVERIFY2(!r.out.contains(QLatin1String("--help-all")), qPrintable(r.out));
 
@@ -200,6 +200,28 @@ private Q_SLOTS:
         r = runBroker({QStringLiteral("--set"), QStringLiteral("nodot=1"), QStringLiteral("--check-config")});
         QVERIFY2(r.finished && r.exitCode == 1, qPrintable(describe(r)));
         QVERIFY2(r.err.contains(QLatin1String("--set 'nodot=1'")), qPrintable(describe(r)));
+    }
+
+    // --service, --install-service and --uninstall-service are Windows-only: elsewhere a usage error naming the flag,
+    // before anything is read or written. On Windows they would talk to the real Service Control Manager.
+    void refusesWindowsServiceFlagsElsewhere()
+    {
+#ifdef Q_OS_WIN
+        QSKIP("the Windows service flags talk to the Service Control Manager here");
+#else
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString dataDir = dir.filePath(QStringLiteral("data"));
+        for (const QString &flag :
+             {QStringLiteral("--service"), QStringLiteral("--install-service"), QStringLiteral("--uninstall-service")}) {
+            const Result r = runBroker({flag, QStringLiteral("--data-dir"), dataDir});
+            QVERIFY2(r.finished && r.exitCode == 2, qPrintable(flag + QLatin1Char('\n') + describe(r)));
+            QVERIFY2(r.err.contains(flag + QStringLiteral(": Windows services exist only on Windows")),
+                     qPrintable(describe(r)));
+            QVERIFY2(r.out.isEmpty(), qPrintable(describe(r)));
+            QVERIFY2(!QFileInfo::exists(dataDir), qPrintable(flag + QStringLiteral(" created the data directory")));
+        }
+#endif
     }
 
     void listsPlugins()

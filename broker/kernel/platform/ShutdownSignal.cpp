@@ -2,7 +2,6 @@
 
 #include <QCoreApplication>
 #include <QMetaObject>
-#include <QPointer>
 
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
@@ -48,15 +47,7 @@ BOOL WINAPI onConsoleEvent(DWORD type)
     ShutdownSignal *instance = g_instance.load();
     if (!instance)
         return FALSE;
-    // Posting an event is thread-safe; the lambda runs on the main thread.
-    const QPointer<ShutdownSignal> target(instance);
-    QMetaObject::invokeMethod(
-        instance,
-        [target, type]() {
-            if (target)
-                target->request(QString::fromLatin1(consoleEventName(type)));
-        },
-        Qt::QueuedConnection);
+    instance->post(QString::fromLatin1(consoleEventName(type)));
     if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT) {
         // Windows ends the process as soon as this returns: wait for the graceful stop (Windows allows ~5 s).
         if (g_stoppedEvent)
@@ -202,6 +193,12 @@ bool ShutdownSignal::install(std::string *error)
 void ShutdownSignal::notifyStopped() {}
 
 #endif
+
+void ShutdownSignal::post(const QString &reason)
+{
+    // `this` as the context object: Qt drops the queued call if the object is gone by then.
+    QMetaObject::invokeMethod(this, [this, reason]() { request(reason); }, Qt::QueuedConnection);
+}
 
 void ShutdownSignal::request(const QString &reason)
 {

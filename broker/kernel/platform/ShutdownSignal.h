@@ -8,6 +8,8 @@
 //  - Windows: SetConsoleCtrlHandler for Ctrl+C, Ctrl+Break, console close, logoff and shutdown. The handler runs on
 //    a thread the system creates; it posts the request to the main thread. For close/logoff/shutdown it waits (up to
 //    the time Windows allows) until notifyStopped() is called, since Windows ends the process when it returns.
+//  - A Windows service does not install() (it has no console, and a console handler would stop it when any user
+//    logs off): platform/WindowsService posts SERVICE_CONTROL_STOP / SERVICE_CONTROL_SHUTDOWN through post().
 //
 // Contract: create one instance on the main thread after QCoreApplication exists and before exec(); it calls
 // QCoreApplication::quit() on the main thread when a request arrives, after emitting requested() with the signal's
@@ -34,6 +36,10 @@ public:
     // Acts as if a shutdown signal named `reason` arrived: emits requested(reason), then quits the main loop.
     // Main thread only. Later requests after the first are ignored.
     void request(const QString &reason);
+    // Any thread: queues request(reason) to this object's (the main) thread and returns at once. The caller must
+    // keep this object alive for the call; a request still queued when it is destroyed is dropped.
+    // Used by the Windows console handler and by platform/WindowsService's control handler.
+    void post(const QString &reason);
 
 Q_SIGNALS:
     void requested(const QString &signalName);
