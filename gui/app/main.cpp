@@ -17,17 +17,23 @@ using ferry::console::MainWindow;
 using ferry::console::Profile;
 using ferry::console::ProfileStore;
 
+namespace {
+
+void nameApplication()
+{
+    QCoreApplication::setOrganizationName(QStringLiteral("Ferry"));
+    QCoreApplication::setApplicationName(QStringLiteral("ferry-console"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(FERRY_VERSION));
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
-    QApplication app(argc, argv);
-    QApplication::setOrganizationName(QStringLiteral("Ferry"));
-    QApplication::setApplicationName(QStringLiteral("ferry-console"));
-    QApplication::setApplicationVersion(QStringLiteral(FERRY_VERSION));
-    QApplication::setStyle(QStringLiteral("Fusion")); // one look on Windows and every Linux desktop
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("The Ferry broker console"));
     parser.addHelpOption();
-    parser.addVersionOption();
+    const QCommandLineOption version = parser.addVersionOption();
     const QCommandLineOption profileName(QStringLiteral("profile"), QStringLiteral("Open the saved profile NAME."),
                                          QStringLiteral("NAME"));
     const QCommandLineOption url(QStringLiteral("url"),
@@ -43,6 +49,22 @@ int main(int argc, char **argv)
     parser.addOption(url);
     parser.addOption(user);
     parser.addOption(screenshots);
+    // --help and --version answer without a display (a headless server, an SSH session): no QApplication for them.
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray arg(argv[i]);
+        if (arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "-v" || arg == "--version") {
+            QCoreApplication commandLine(argc, argv);
+            nameApplication();
+            parser.parse(commandLine.arguments()); // Qt's GUI options (-platform, ...) may be there: no errors
+            if (parser.isSet(version))
+                parser.showVersion();
+            parser.showHelp(0);
+        }
+    }
+
+    QApplication app(argc, argv);
+    nameApplication();
+    QApplication::setStyle(QStringLiteral("Fusion")); // one look on Windows and every Linux desktop
     parser.process(app);
 
     ProfileStore profiles;

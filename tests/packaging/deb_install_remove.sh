@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The DEBs on a real system (tests/packaging/package_tests.cmake, FERRY_PACKAGE_INSTALL_TESTS=ON): installs them
-# with apt-get, runs the installed broker as the `ferry` user the package made, with the packaged config (test ports
+# with apt-get, runs the installed broker as the `ferry` user (setpriv: the broker itself gets the signals) the package made, with the packaged config (test ports
 # on 127.0.0.1), publishes and consumes with a real client (pika), asks ferryctl, builds the example plugin from the
 # installed SDK alone, keeps a modified conffile across a reinstall, then removes (data and config stay) and purges
 # (they go). Needs root; changes this machine (the packages end purged; the `ferry` user stays, as on Debian).
@@ -29,9 +29,10 @@ for p in "${packages[@]}"; do
 done
 
 step "apt-get install"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]/#/$dir/}" >"$work/apt.log" 2>&1 || {
+debs=()
+for p in "${packages[@]}"; do debs+=("$dir/${p}_${version}_${arch}.deb"); done
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${debs[@]}" >"$work/apt.log" 2>&1 || {
   cat "$work/apt.log" >&2; fail "apt-get install failed"; }
-# apt-get wants ./paths; the list above is absolute, which it takes as files too.
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" | grep -qx "install ok installed" || fail "$p is not installed"
 done
@@ -63,7 +64,7 @@ grep -qi '^refused' "$work/plugins.txt" && { cat "$work/plugins.txt" >&2; fail "
 /usr/bin/ferry-console --help >/dev/null || fail "ferry-console --help"
 
 step "the installed broker as ferry, packaged config, test ports"
-runuser -u ferry -- /usr/bin/ferry-broker --config /etc/ferry/ferry.conf \
+setpriv --reuid=ferry --regid=ferry --init-groups -- /usr/bin/ferry-broker --config /etc/ferry/ferry.conf \
   --set amqp.listen=127.0.0.1:0 --set rocket.namesrv_listen=127.0.0.1:0 --set rocket.broker_listen=127.0.0.1:0 \
   --set replication.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 >"$work/broker.out" 2>&1 &
 broker_pid=$!
@@ -71,7 +72,7 @@ for _ in $(seq 200); do grep -qx ready "$work/broker.out" && break; sleep 0.1; d
 grep -qx ready "$work/broker.out" || fail "the installed broker did not start"
 amqp=$(sed -n 's/^listening amqp.listen //p' "$work/broker.out")
 admin=$(sed -n 's/^listening admin.listen //p' "$work/broker.out")
-python3 - "$amqp" <<'PY' || fail "publish and consume with pika"
+/usr/bin/python3 - "$amqp" <<'PY' || fail "publish and consume with pika"
 import sys, pika
 host, port = sys.argv[1].rsplit(":", 1)
 conn = pika.BlockingConnection(pika.ConnectionParameters(host=host, port=int(port)))
