@@ -10,7 +10,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Every package name and one file each must hold.
 declare -A must_hold=(
   [ferry-broker]="/usr/bin/ferry-broker /usr/bin/ferryctl /etc/ferry/ferry.conf /lib/systemd/system/ferry-broker.service /usr/share/man/man1/ferry-broker.1.gz /usr/share/man/man1/ferryctl.1.gz"
-  [ferry-console]="/usr/bin/ferry-console /usr/share/applications/ferry-console.desktop /usr/share/icons/hicolor/scalable/apps/ferry-console.svg"
+  [ferry-console]="/usr/bin/ferry-console /usr/share/man/man1/ferry-console.1.gz /usr/share/applications/ferry-console.desktop /usr/share/icons/hicolor/scalable/apps/ferry-console.svg"
   [ferry-plugin-sdk]="/usr/include/ferry/ferry_plugin.h /usr/include/ferry/sdk.hpp /usr/share/ferry/sdk/plugin-author-guide.md"
 )
 plugins="amqp-protocol rocket-protocol storage-file storage-sqlite"

@@ -1,15 +1,16 @@
 # packaging.man_page.<program> (cmake -P): the generated man page of one program
 #   1. renders with groff's man macros on a UTF-8 terminal without a single warning (groff -ww);
 #   2. mentions every option and every verb the program's --help lists (so a new option cannot be left out);
-#   3. has NAME, SYNOPSIS, DESCRIPTION, FILES (with /etc/ferry/ferry.conf and /var/lib/ferry) and SEE ALSO;
-#   4. is what `cmake --install --component broker` puts in <mandir>/man1 (gzip-compressed).
+#   3. has NAME, SYNOPSIS, DESCRIPTION, FILES (naming every path of FILES) and SEE ALSO;
+#   4. is what `cmake --install --component COMPONENT` puts in <mandir>/man1 (gzip-compressed).
 # Fails (FATAL_ERROR) on the first thing that is wrong.
 #
 # Inputs (-D): PROGRAM, NAME (e.g. ferry-broker), PAGE (the generated page), GROFF (may be empty or NOTFOUND: fails),
-#              FERRY_BUILD_DIR, MANDIR (CMAKE_INSTALL_MANDIR), WORK_DIR
+#              FERRY_BUILD_DIR, MANDIR (CMAKE_INSTALL_MANDIR), WORK_DIR, COMPONENT (broker, console),
+#              FILES (comma-separated paths the FILES section names)
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var PROGRAM NAME PAGE FERRY_BUILD_DIR MANDIR WORK_DIR)
+foreach(var PROGRAM NAME PAGE FERRY_BUILD_DIR MANDIR WORK_DIR COMPONENT FILES)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "man_page.cmake: -D${var}=... is required")
   endif()
@@ -95,7 +96,8 @@ foreach(section NAME SYNOPSIS DESCRIPTION FILES "SEE ALSO")
   endif()
 endforeach()
 string(REGEX MATCH "\nFILES\n.*\nSEE ALSO\n" files_section "${rendered}")
-foreach(path /etc/ferry/ferry.conf /var/lib/ferry)
+string(REPLACE "," ";" required_paths "${FILES}")
+foreach(path IN LISTS required_paths)
   string(FIND "${files_section}" "${path}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the FILES section of ${PAGE} does not name ${path}:\n${files_section}")
@@ -105,17 +107,17 @@ if(NOT rendered MATCHES "\nNAME\n +${NAME} - [^\n]+\n")
   message(FATAL_ERROR "the NAME section of ${PAGE} is not '${NAME} - <what it is>'")
 endif()
 
-# 4. Installed with the broker.
+# 4. Installed with its component.
 file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(COMMAND "${CMAKE_COMMAND}" --install "${FERRY_BUILD_DIR}" --component broker
+execute_process(COMMAND "${CMAKE_COMMAND}" --install "${FERRY_BUILD_DIR}" --component "${COMPONENT}"
                         --prefix "${WORK_DIR}/prefix"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "cmake --install --component broker failed (${rc}):\n${out}\n${err}")
+  message(FATAL_ERROR "cmake --install --component ${COMPONENT} failed (${rc}):\n${out}\n${err}")
 endif()
 set(installed "${WORK_DIR}/prefix/${MANDIR}/man1/${NAME}.1.gz")
 if(NOT EXISTS "${installed}")
-  message(FATAL_ERROR "the broker component does not install ${MANDIR}/man1/${NAME}.1.gz")
+  message(FATAL_ERROR "the ${COMPONENT} component does not install ${MANDIR}/man1/${NAME}.1.gz")
 endif()
 execute_process(COMMAND gzip -dc "${installed}" OUTPUT_FILE "${WORK_DIR}/installed.1" RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
