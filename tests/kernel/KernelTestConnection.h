@@ -89,7 +89,7 @@ private:
     std::vector<std::function<void()>> hooks_;
 };
 
-std::shared_ptr<Message> textMessage(const std::string &body, bool persistent = true)
+inline std::shared_ptr<Message> textMessage(const std::string &body, bool persistent = true)
 {
     auto m = std::make_shared<Message>();
     m->body = body;

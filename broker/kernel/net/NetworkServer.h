@@ -51,7 +51,7 @@ struct ListenerSpec {
     bool outbound = false;          // an outbound connection (host->connect): on_connect instead of on_open
     uint64_t connectTag = 0;        // outbound: the plugin's tag, passed back in on_connect
     // Set: every accepted connection runs TLS with it (net/TlsConfig.h); the protocol sees plaintext.
-    std::shared_ptr<const net::TlsConfig> tls;
+    std::shared_ptr<const net::TlsConfig> tls = nullptr;
 };
 
 // Who is on a connection (host->set_conn_identity), kept by the network layer for the admin API.
