@@ -25,7 +25,7 @@ case "$check" in
     for deb in "$dir"/*_"$version"_"$arch".deb; do
       [ -f "$deb" ] || fail "no DEB in $dir"
       out=$(lintian --tag-display-limit 0 "$deb" 2>&1 || true)
-      echo "== lintian $(basename "$deb"): $(grep -c '^E:' <<<"$out" || true) errors, $(grep -c '^W:' <<<"$out" || true) warnings"
+      echo "== lintian $(basename "$deb") ($(du -h "$deb" | cut -f1)): $(grep -c '^E:' <<<"$out" || true) errors, $(grep -c '^W:' <<<"$out" || true) warnings"
       [ -z "$out" ] || echo "$out"
       if grep -q '^E:' <<<"$out"; then status=1; fi
     done
